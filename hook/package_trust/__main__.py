@@ -1,0 +1,3 @@
+from package_trust.cli import main
+
+raise SystemExit(main())

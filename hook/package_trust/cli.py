@@ -1,0 +1,53 @@
+"""The command line: ``main(argv) -> int``, with one error handler and fixed exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+from package_trust import __version__
+from package_trust.commands import check
+from package_trust.errors import EXIT_ERROR, PackageTrustError
+
+COMMANDS: list[ModuleType] = [check]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="package-trust",
+        description="Enforce signed audits of npm dependencies. Exit codes: 0 passed, "
+        "1 packages failed the policy, 2 the check could not be made.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        command.add_arguments(p)
+        p.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help is 0, a usage error is 2
+        return int(e.code or 0)
+    try:
+        code: int = args.run(args)
+        return code
+    except PackageTrustError as e:
+        print(f"package-trust: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("package-trust: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # fail closed: an unexpected error is never a pass
+        if os.environ.get("PACKAGE_TRUST_DEBUG"):
+            traceback.print_exc()
+        print(f"package-trust: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_ERROR

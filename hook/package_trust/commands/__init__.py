@@ -1,0 +1,1 @@
+"""One module per subcommand: each has NAME, HELP, add_arguments(parser) and run(args)."""

@@ -1,0 +1,230 @@
+"""The check: every lockfile entry against the ledgers, under a policy. Never prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from package_trust import statement
+from package_trust.errors import PolicyError
+from package_trust.gpg import KeyInfo, Keyring, Verification
+from package_trust.ledger import Ledger, LedgerFile
+from package_trust.lockfile import Dependency, Lockfile, Source
+from package_trust.names import is_valid_name, is_valid_version
+from package_trust.policy import Policy
+from package_trust.result import CheckResult, LedgerInfo, PackageResult, StatementResult, Status
+
+
+class Verifier(Protocol):
+    """Verifies statements against a keyring (a Keyring, or a cache in front of one)."""
+
+    keys: dict[str, KeyInfo]
+
+    def verify_many(self, statements: Sequence[bytes]) -> list[Verification]: ...
+
+
+VerifierFactory = Callable[[list[bytes]], Verifier]
+
+
+def default_verifier(key_data: list[bytes]) -> Verifier:
+    return Keyring(key_data)
+
+
+@dataclass
+class _Group:
+    """The entries of one lockfile that share name, version, integrity and source."""
+
+    first: Dependency
+    lockfile: Path
+    paths: list[str] = field(default_factory=list)
+
+
+def check(
+    lockfiles: Iterable[Lockfile],
+    policy: Policy,
+    ledgers: Sequence[Ledger],
+    verifier: VerifierFactory = default_verifier,
+    today: dt.date | None = None,
+) -> CheckResult:
+    """Check every dependency in ``lockfiles``; raise only when nothing could be checked."""
+    today = today or dt.date.today()
+    lockfiles = list(lockfiles)
+    groups = _group(lockfiles)
+    result = CheckResult(
+        policy=policy.path,
+        required=policy.minimum_signatures,
+        lockfiles=[lf.path for lf in lockfiles],
+        packages=[],
+        ledgers=[LedgerInfo(ledger.description, ledger.revision) for ledger in ledgers],
+    )
+    to_verify: list[tuple[PackageResult, bytes | None]] = []
+    for g in groups:
+        pkg = _triage(g, policy, today, result.notices)
+        result.packages.append(pkg)
+        if pkg.status is Status.UNAUDITED:  # provisional: the ledger decides
+            to_verify.append((pkg, statement.sha512_of(g.first.integrity)))
+    if not to_verify:
+        return result
+
+    files = {id(pkg): _statements(ledgers, pkg.name, pkg.version) for pkg, _ in to_verify}
+    keys = [f.data for ledger in ledgers for f in ledger.key_files() if f.problem is None]
+    v = verifier(keys)
+    _require_keys(policy, v.keys)
+    unique = list(dict.fromkeys(f.data for fs in files.values() for f in fs if f.problem is None))
+    verified = dict(zip(unique, v.verify_many(unique), strict=True))
+    for pkg, digest in to_verify:
+        _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
+    return result
+
+
+def _group(lockfiles: list[Lockfile]) -> list[_Group]:
+    groups: dict[tuple[object, ...], _Group] = {}
+    for lf in lockfiles:
+        for dep in lf.dependencies:
+            key = (lf.path, dep.name, dep.version, dep.integrity, dep.source, dep.resolved
+                   if dep.source is Source.OTHER else None)
+            groups.setdefault(key, _Group(dep, lf.path)).paths.append(dep.path)
+    return list(groups.values())
+
+
+def _triage(g: _Group, policy: Policy, today: dt.date, notices: list[str]) -> PackageResult:
+    """Decide what needs no ledger: skipped, exempt, unverifiable; else provisional."""
+    dep = g.first
+    pkg = PackageResult(
+        name=dep.name,
+        version=dep.version,
+        status=Status.UNAUDITED,
+        required=policy.minimum_signatures,
+        lockfile=str(g.lockfile),
+        paths=g.paths,
+        line=dep.line,
+        integrity=dep.integrity,
+        source=dep.source.value,
+    )
+    if dep.source is Source.LINK:
+        pkg.status, pkg.problems = Status.SKIPPED, ["link or workspace: first party"]
+        return pkg
+    if dep.source is Source.BUNDLED:
+        pkg.status, pkg.problems = Status.SKIPPED, ["bundled: covered by its parent's audit"]
+        return pkg
+    exemption = policy.exemption_for(dep.name, dep.version)
+    if exemption is not None:
+        if not exemption.expired(today):
+            pkg.status, pkg.exemption = Status.EXEMPT, exemption.reason
+            return pkg
+        note = (
+            f"exemption {exemption.package!r} ({policy.path.name}:{exemption.line}) "
+            f"expired on {exemption.expires} and no longer applies"
+        )
+        if note not in notices:
+            notices.append(note)
+        pkg.problems.append(f"exemption expired on {exemption.expires}")
+    unverifiable = _unverifiable(dep)
+    if unverifiable is not None:
+        pkg.status = Status.UNVERIFIABLE
+        pkg.problems.insert(0, unverifiable)
+    return pkg
+
+
+def _unverifiable(dep: Dependency) -> str | None:
+    if dep.source is Source.OTHER:
+        return f"unsupported source {dep.resolved or dep.version}: cannot be checked against the ledger"
+    if not (is_valid_name(dep.name) and is_valid_version(dep.version)):
+        return "not a valid registry package name and version"
+    if not dep.integrity:
+        return "no integrity in the lockfile: cannot be bound to an audit"
+    if statement.sha512_of(dep.integrity) is None:
+        return "the lockfile's integrity has no sha512 hash (sha1 alone is too weak)"
+    return None
+
+
+def _statements(ledgers: Sequence[Ledger], name: str, version: str) -> list[LedgerFile]:
+    return [f for ledger in ledgers for f in ledger.statements(name, version)]
+
+
+def _require_keys(policy: Policy, keys: dict[str, KeyInfo]) -> None:
+    for k in policy.trusted_keys:
+        if k.fingerprint not in keys:
+            raise PolicyError(
+                f"trusted key {k.fingerprint} ({k.name}) is not in any ledger's keys/",
+                policy.path,
+                k.line,
+            )
+
+
+def _judge(
+    pkg: PackageResult,
+    files: list[LedgerFile],
+    verified: dict[bytes, Verification],
+    digest: bytes | None,
+    policy: Policy,
+    keys: dict[str, KeyInfo],
+) -> None:
+    """Judge each statement for the package, then the package."""
+    for f in files:
+        s = _judge_one(f, verified.get(f.data), pkg, digest, policy, keys)
+        pkg.statements.append(s)
+    counted: dict[str, str] = {}
+    rejected: dict[str, str] = {}
+    problems: list[str] = []
+    for s in pkg.statements:
+        who = s.signer or s.fingerprint or "?"
+        if s.counted:
+            counted.setdefault(s.fingerprint or "", who)
+        elif s.verdict == "rejected" and s.trusted and s.problem is None:
+            rejected.setdefault(s.fingerprint or "", who)
+        elif s.problem:
+            problems.append(f"{s.origin.rsplit('/', 1)[-1]}: {s.problem}")
+    pkg.signatures, pkg.signers = len(counted), list(counted.values())
+    pkg.problems.extend(problems)
+    if rejected:
+        pkg.status, pkg.rejected_by = Status.REJECTED, list(rejected.values())
+    elif len(counted) >= pkg.required:
+        pkg.status, pkg.problems = Status.AUDITED, []
+    else:
+        pkg.status = Status.UNAUDITED
+        if not files:
+            pkg.problems.insert(0, "no signed statement in the ledger")
+
+
+def _judge_one(
+    f: LedgerFile,
+    v: Verification | None,
+    pkg: PackageResult,
+    digest: bytes | None,
+    policy: Policy,
+    keys: dict[str, KeyInfo],
+) -> StatementResult:
+    if f.problem is not None or v is None:
+        return StatementResult(f.origin, counted=False, problem=f.problem or "not verified")
+    fpr = v.primary
+    key = keys.get(fpr or "")
+    trusted = fpr in policy.fingerprints
+    signer = (policy.key_name(fpr) if fpr else None) or (key.uid if key else v.uid) or fpr
+    r = StatementResult(
+        f.origin, counted=False, fingerprint=fpr, signer=signer, trusted=trusted,
+        signed_at=v.signed_at,
+    )
+    if not v.good or v.plaintext is None:
+        return replace(r, problem=v.problem)
+    try:
+        st = statement.parse(v.plaintext)
+    except statement.StatementError as e:
+        return replace(r, problem=str(e))
+    r = replace(
+        r, verdict=st.verdict, notes=st.notes, time=st.time, sha512=st.sha512, sha1=st.sha1
+    )
+    if (st.package, st.version) != (pkg.name, pkg.version):
+        return replace(r, problem=f"signed for {st.package}@{st.version}, not this package")
+    if not trusted:
+        return replace(r, problem=f"signed by untrusted key {fpr} ({signer})")
+    if st.verdict == "rejected":
+        return r
+    if digest is None or statement.decode_b64(st.sha512) != digest:
+        return replace(
+            r, problem=f"integrity mismatch: {signer} signed a different tarball (hash.sha512)"
+        )
+    return replace(r, counted=True)

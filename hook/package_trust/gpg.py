@@ -1,0 +1,282 @@
+"""GnuPG, isolated: a throw-away keyring holding only a ledger's keys, and batch
+verification of clearsigned statements against it.
+
+Nothing here reads the user's keyring or gpg.conf. A verification is good only when
+gpg reported GOODSIG and VALIDSIG for exactly one signature and none of the status
+codes that mark an expired, revoked, bad or uncheckable signature; gpg's exit code and
+python-gnupg's status text are never consulted for that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import gnupg
+
+from package_trust.errors import GpgError
+
+CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
+MAX_STATEMENT_BYTES = 64 * 1024
+_BAD = {
+    "BADSIG": "bad signature: the statement was altered after signing",
+    "EXPSIG": "the signature has expired",
+    "EXPKEYSIG": "signed by an expired key",
+    "REVKEYSIG": "signed by a revoked key",
+}
+_BASE_ARGS = [
+    "--batch",
+    "--no-tty",
+    "--no-autostart",
+    "--no-auto-key-retrieve",
+    "--no-auto-key-locate",
+    "--trust-model",
+    "always",
+]
+BATCH_SIZE = 200
+
+
+def gpg_binary() -> str:
+    """The gpg executable, or an error saying how to get one."""
+    found = shutil.which(os.environ.get("PACKAGE_TRUST_GPG", "gpg"))
+    if found is None:
+        raise GpgError("gpg (GnuPG) is not installed: install it, e.g. apt-get install gnupg")
+    return found
+
+
+def _env(home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPG_")}
+    env.update(GNUPGHOME=home, LC_ALL="C", LANGUAGE="C")
+    return env
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A primary key in the isolated keyring, as gpg lists it."""
+
+    fingerprint: str
+    uids: tuple[str, ...]
+    expires: int | None  # seconds since the epoch
+    revoked: bool
+    subkeys: dict[str, bool]  # subkey fingerprint -> revoked
+    digest: str  # changes whenever gpg's view of the key changes
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and self.expires <= now
+
+    @property
+    def uid(self) -> str:
+        return self.uids[0] if self.uids else ""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What gpg said about one clearsigned statement."""
+
+    plaintext: bytes | None  # the text gpg verified as signed, and nothing else
+    primary: str | None = None  # primary key fingerprint (VALIDSIG, last field)
+    signer: str | None = None  # the (sub)key that made the signature
+    signed_at: int | None = None
+    expires: int | None = None  # signature expiry, seconds since the epoch
+    uid: str | None = None
+    problem: str | None = None  # None exactly when the signature is good
+
+    @property
+    def good(self) -> bool:
+        return self.problem is None
+
+
+class Keyring:
+    """A temporary GNUPGHOME holding only the given public keys; a context manager."""
+
+    def __init__(self, key_data: Iterable[bytes]):
+        self._binary = gpg_binary()
+        self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-gpg-")
+        self.home = self._tmp.name
+        os.chmod(self.home, 0o700)
+        try:
+            self._gpg = gnupg.GPG(
+                gpgbinary=self._binary, gnupghome=self.home, options=_BASE_ARGS
+            )
+        except (OSError, ValueError) as e:
+            self.close()
+            raise GpgError(f"cannot run gpg: {e}") from None
+        data = b"\n".join(key_data)
+        if data.strip():
+            self._gpg.import_keys(data)
+        self.keys = self._list()
+
+    def __enter__(self) -> Keyring:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def _list(self) -> dict[str, KeyInfo]:
+        keys: dict[str, KeyInfo] = {}
+        for k in self._gpg.list_keys():
+            subkeys = {
+                info["fingerprint"]: info.get("trust") == "r"
+                for info in k.get("subkey_info", {}).values()
+            }
+            digest = hashlib.sha256(repr(sorted(k.items(), key=str)).encode()).hexdigest()
+            keys[k["fingerprint"]] = KeyInfo(
+                fingerprint=k["fingerprint"],
+                uids=tuple(k.get("uids", ())),
+                expires=int(k["expires"]) if k.get("expires") else None,
+                revoked=k.get("trust") == "r",
+                subkeys=subkeys,
+                digest=digest,
+            )
+        return keys
+
+    def verify_many(self, statements: Sequence[bytes], workers: int | None = None) -> list[Verification]:
+        """Verify clearsigned statements, in batches over ``workers`` gpg processes."""
+        results: list[Verification | None] = [None] * len(statements)
+        todo = []
+        for i, data in enumerate(statements):
+            if len(data) > MAX_STATEMENT_BYTES:
+                results[i] = Verification(None, problem="statement is too large")
+            elif not data.lstrip().startswith(CLEARSIGN_HEADER):
+                results[i] = Verification(None, problem="not a clearsigned statement")
+            else:
+                todo.append(i)
+        workers = workers or os.cpu_count() or 1
+        size = max(1, min(BATCH_SIZE, -(-len(todo) // workers)))
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+
+        def run(chunk: list[int]) -> None:
+            for i, v in zip(chunk, self._verify_batch([statements[i] for i in chunk]), strict=True):
+                results[i] = v
+
+        if len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(run, chunks))
+        elif chunks:
+            run(chunks[0])
+        now = time.time()
+        return [self._check_key(v, now) for v in results if v is not None]
+
+    def _check_key(self, v: Verification, now: float) -> Verification:
+        """Belt and braces: refuse what the keyring says is revoked or expired."""
+        if not v.good:
+            return v
+        key = self.keys.get(v.primary or "")
+        if key is None:
+            return _replace(v, "signed by a key that is not in the keyring")
+        if key.revoked:
+            return _replace(v, "signed by a revoked key")
+        if key.expired(now):
+            return _replace(v, "signed by an expired key")
+        if v.signer != key.fingerprint and key.subkeys.get(v.signer or "", True):
+            return _replace(v, "signed by a revoked or unknown subkey")
+        return v
+
+    def _verify_batch(self, batch: list[bytes]) -> list[Verification]:
+        """One gpg process for many statements (--decrypt-files); retried past a crash."""
+        out: list[Verification] = []
+        with tempfile.TemporaryDirectory(prefix="package-trust-verify-") as work:
+            pending = list(range(len(batch)))
+            for i in pending:
+                Path(work, f"{i}.asc").write_bytes(batch[i])
+            done: dict[int, Verification] = {}
+            while pending:
+                found = self._run_decrypt_files(work, pending)
+                done.update(found)
+                rest = [i for i in pending if i not in done]
+                if rest and rest[0] == pending[0]:  # gpg stopped at this one: count it failed
+                    done[rest[0]] = Verification(None, problem="gpg could not process the statement")
+                    rest = rest[1:]
+                pending = rest
+            out = [done[i] for i in range(len(batch))]
+        return out
+
+    def _run_decrypt_files(self, work: str, indexes: list[int]) -> dict[int, Verification]:
+        args = [
+            self._binary,
+            "--homedir",
+            self.home,
+            *_BASE_ARGS,
+            "--status-fd",
+            "1",
+            "--yes",
+            "--max-output",
+            str(MAX_STATEMENT_BYTES),
+            "--decrypt-files",
+            *[f"{i}.asc" for i in indexes],
+        ]
+        try:
+            proc = subprocess.run(
+                args, cwd=work, env=_env(self.home), capture_output=True, timeout=600, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise GpgError(f"cannot run gpg: {e}") from None
+        results: dict[int, Verification] = {}
+        current: int | None = None
+        lines: list[list[str]] = []
+        for raw in proc.stdout.decode("utf-8", "replace").splitlines():
+            if not raw.startswith("[GNUPG:] "):
+                continue
+            words = raw[9:].split(" ")
+            if words[0] == "FILE_START" and len(words) >= 3:
+                current, lines = int(words[2].removesuffix(".asc")), []
+            elif words[0] == "FILE_DONE" and current is not None:
+                plaintext = Path(work, str(current))
+                text = plaintext.read_bytes() if plaintext.is_file() else None
+                results[current] = parse_status(lines, text)
+                current = None
+            elif current is not None:
+                lines.append(words)
+        return results
+
+
+def _replace(v: Verification, problem: str) -> Verification:
+    return Verification(v.plaintext, v.primary, v.signer, v.signed_at, v.expires, v.uid, problem)
+
+
+def parse_status(lines: list[list[str]], plaintext: bytes | None) -> Verification:
+    """Judge one statement from gpg's status lines (keyword first, split on spaces)."""
+    keywords = [w[0] for w in lines]
+    sigs = keywords.count("NEWSIG")
+    uid = next((" ".join(w[2:]) for w in lines if w[0] in ("GOODSIG", *_BAD) and len(w) > 2), None)
+    validsig = next((w for w in lines if w[0] == "VALIDSIG" and len(w) >= 11), None)
+    primary = validsig[10] if validsig else None
+    signer = validsig[1] if validsig else None
+    signed_at = int(validsig[3]) if validsig and validsig[3].isdigit() else None
+    expires = int(validsig[4]) if validsig and validsig[4].isdigit() and validsig[4] != "0" else None
+
+    def result(problem: str | None) -> Verification:
+        return Verification(plaintext, primary, signer, signed_at, expires, uid, problem)
+
+    for keyword, problem in _BAD.items():
+        if keyword in keywords:
+            return result(problem)
+    errsig = next((w for w in lines if w[0] == "ERRSIG"), None)
+    if errsig is not None:
+        if "NO_PUBKEY" in keywords:
+            key = errsig[1] if len(errsig) > 1 else "?"
+            return result(f"signed by key {key}, which is not in the ledger's keys/")
+        return result("the signature could not be checked")
+    if sigs == 0 or "NODATA" in keywords:
+        return result("not a signed statement")
+    if sigs != 1:
+        return result(f"carries {sigs} signatures; a statement must carry exactly one")
+    if "GOODSIG" not in keywords or validsig is None:
+        return result("gpg did not report a good, valid signature")
+    if any(k in ("FAILURE", "ERROR") for k in keywords) or plaintext is None:
+        return result("gpg reported an error reading the statement")
+    return result(None)

@@ -1,0 +1,37 @@
+"""Ledger sources, each implementing ``interface.Ledger``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from package_trust.errors import LedgerError
+from package_trust.ledger.folder import FolderLedger
+from package_trust.ledger.interface import Ledger, LedgerFile
+from package_trust.policy import Policy
+
+__all__ = ["FolderLedger", "Ledger", "LedgerFile", "open_ledgers"]
+
+
+def open_ledgers(policy: Policy) -> list[Ledger]:
+    """The ledgers a policy names, opened; folders are relative to the policy file."""
+    base = policy.path.parent
+    ledgers: list[Ledger] = []
+    for spec in policy.ledgers:
+        if spec.git is not None:
+            raise LedgerError("git ledgers are not supported yet", policy.path, spec.line)
+        root = (base / spec.path).resolve()
+        if not root.is_dir():
+            raise LedgerError(f"ledger folder {spec.path!r} does not exist", policy.path, spec.line)
+        try:
+            ledgers.append(FolderLedger(root, description=_shown(root)))
+        except LedgerError as e:
+            raise LedgerError(f"ledger {spec.path!r}: {e.message}", policy.path, spec.line) from None
+    return ledgers
+
+
+def _shown(root: Path) -> str:
+    try:
+        rel = root.relative_to(Path.cwd())
+        return str(rel) if str(rel) != "." else "."
+    except ValueError:
+        return str(root)

@@ -1,0 +1,86 @@
+"""A ledger in a local folder. Links are never followed below the ledger's root."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from package_trust.errors import LedgerError
+from package_trust.gpg import MAX_STATEMENT_BYTES
+from package_trust.ledger.interface import LedgerFile
+from package_trust.names import is_valid_name, is_valid_version
+
+MAX_KEY_BYTES = 1024 * 1024
+KEY_SUFFIXES = (".asc", ".gpg", ".pgp", ".key")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+class FolderLedger:
+    """keys/ and signatures/ in a folder on disk."""
+
+    def __init__(self, root: Path, description: str | None = None, revision: str | None = None):
+        self.root = root
+        self._description = description or str(root)
+        self._revision = revision
+        if not (root / "keys").is_dir():
+            raise LedgerError("not a ledger: it has no keys/ folder", root)
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    @property
+    def revision(self) -> str | None:
+        return self._revision
+
+    def key_files(self) -> list[LedgerFile]:
+        return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES)
+
+    def statements(self, name: str, version: str) -> list[LedgerFile]:
+        if not (is_valid_name(name) and is_valid_version(version)):
+            raise ValueError(f"refusing unsafe package name or version: {name}@{version}")
+        return self._files(["signatures", *name.split("/"), version], (".sig",), MAX_STATEMENT_BYTES)
+
+    def _files(self, parts: list[str], suffixes: tuple[str, ...], limit: int) -> list[LedgerFile]:
+        """Read the files in root/parts..., refusing links at every step."""
+        shown = "/".join(parts)
+        try:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise LedgerError(f"cannot open ledger: {e.strerror}", self.root) from None
+        try:
+            for part in parts:
+                try:
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as e:
+                    if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                        return []
+                    if e.errno == errno.ELOOP:
+                        return [LedgerFile(f"{self._description}/{shown}", problem="is a link; not followed")]
+                    raise LedgerError(f"cannot read {shown}: {e.strerror}", self.root) from None
+                os.close(fd)
+                fd = nfd
+            names = sorted(n for n in os.listdir(fd) if n.endswith(suffixes))
+            return [self._read(fd, n, f"{self._description}/{shown}/{n}", limit) for n in names]
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _read(dir_fd: int, name: str, origin: str, limit: int) -> LedgerFile:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        except OSError as e:
+            reason = "is a link; not followed" if e.errno == errno.ELOOP else e.strerror
+            return LedgerFile(origin, problem=reason)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return LedgerFile(origin, problem="is not a regular file")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(limit + 1)
+        finally:
+            os.close(fd)
+        if len(data) > limit:
+            return LedgerFile(origin, problem=f"is larger than {limit} bytes")
+        return LedgerFile(origin, data)

@@ -1,0 +1,36 @@
+"""A ledger: keys/ with reviewers' public keys, signatures/<name>/<version>/*.sig with
+their signed statements. Where a ledger lives (a folder, a git repository) is hidden
+behind ``Ledger``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class LedgerFile:
+    """A file read from a ledger; ``problem`` says why it could not be read."""
+
+    origin: str  # shown to users: where the file is
+    data: bytes = b""
+    problem: str | None = None
+
+
+class Ledger(Protocol):
+    """A source of keys and statements."""
+
+    @property
+    def description(self) -> str:
+        """What the ledger is, for reports (a folder, a URL)."""
+
+    @property
+    def revision(self) -> str | None:
+        """The commit it was read at, when it has one."""
+
+    def key_files(self) -> list[LedgerFile]:
+        """Every public key file under keys/."""
+
+    def statements(self, name: str, version: str) -> list[LedgerFile]:
+        """The statements filed for ``name@version``; both already validated."""

@@ -1,0 +1,62 @@
+"""The terminal report: what a developer whose commit was blocked needs to read."""
+
+from __future__ import annotations
+
+import shlex
+
+from package_trust.result import CheckResult, PackageResult
+
+MAX_PATHS = 3
+
+
+def headline(result: CheckResult) -> str:
+    """``3 of 412 packages are not audited (trust-policy.yml: 2 signatures …)``."""
+    failing, total = len(result.failing), len(result.checked)
+    plural = "" if result.required == 1 else "s"
+    rule = f"{result.policy.name}: {result.required} signature{plural} from trusted keys"
+    noun = "package" if total == 1 else "packages"
+    if not failing:
+        return f"All {total} {noun} {'is' if total == 1 else 'are'} audited ({rule})"
+    verb = "is" if failing == 1 else "are"
+    return f"{failing} of {total} {noun} {verb} not audited ({rule})"
+
+
+def brought_in_by(pkg: PackageResult) -> str:
+    shown = ", ".join(pkg.paths[:MAX_PATHS])
+    more = len(pkg.paths) - MAX_PATHS
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def ways_out(result: CheckResult) -> list[str]:
+    """What to do next, with a failing package as the example."""
+    if not result.failing:
+        return []
+    pkg = result.failing[0]
+    spec = shlex.quote(pkg.spec)
+    return [
+        "To audit a package (auditors): review it, sign a statement, and open a pull request",
+        "to the ledger with the new signatures/ file:",
+        f"    package-trust fetch {spec}",
+        f"    package-trust sign {spec} --key YOUR-FINGERPRINT",
+        f"To exempt a package (maintainers), add to {result.policy.name}:",
+        "    exemptions:",
+        f'      - package: "{pkg.spec}"',
+        "        reason: why it needs no audit",
+    ]
+
+
+class TextReporter:
+    def render(self, result: CheckResult) -> str:
+        lines = [headline(result)]
+        if result.failing:
+            lines.append("")
+        for pkg in result.failing:
+            lines.append(f"  {pkg.spec}: {pkg.status.value}: {pkg.reason}")
+            where = f"{pkg.lockfile}:{pkg.line}" if pkg.line else pkg.lockfile
+            lines.append(f"      brought in by {brought_in_by(pkg)} ({where})")
+        for note in result.notices:
+            lines.append(f"note: {note}")
+        ways = ways_out(result)
+        if ways:
+            lines += ["", *ways]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""trust-policy.yml: which keys a project trusts, how many signatures it needs, and its
+exemptions. Every error names the file and the line to fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from package_trust.errors import PolicyError
+
+DEFAULT_NAME = "trust-policy.yml"
+_FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    fingerprint: str
+    name: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Exemption:
+    package: str  # name, name@version, or a glob such as @myorg/*
+    reason: str
+    expires: dt.date | None
+    line: int
+
+    def matches(self, name: str, version: str) -> bool:
+        """Whether this exemption names ``name@version``."""
+        pattern = self.package
+        at = pattern.rfind("@")
+        if at > 0:
+            if pattern[at + 1 :] != version:
+                return False
+            pattern = pattern[:at]
+        return fnmatch.fnmatchcase(name, pattern)
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+
+@dataclass(frozen=True)
+class LedgerSpec:
+    """One entry of ``ledgers:``: a folder, or a git repository (``git:``)."""
+
+    path: str
+    line: int
+    git: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: Path
+    minimum_signatures: int
+    trusted_keys: list[TrustedKey]
+    ledgers: list[LedgerSpec]
+    exemptions: list[Exemption] = field(default_factory=list)
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(k.fingerprint for k in self.trusted_keys)
+
+    def key_name(self, fingerprint: str) -> str | None:
+        return next((k.name for k in self.trusted_keys if k.fingerprint == fingerprint), None)
+
+    def exemption_for(self, name: str, version: str) -> Exemption | None:
+        """The first exemption naming the package, expired or not."""
+        return next((e for e in self.exemptions if e.matches(name, version)), None)
+
+
+class _Reader:
+    """Walks the YAML node tree, so that every error can give a line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, message: str, node: yaml.Node | None) -> PolicyError:
+        line = None if node is None else node.start_mark.line + 1
+        return PolicyError(message, self.path, line)
+
+    def mapping(
+        self, node: yaml.Node, what: str, required: set[str], optional: set[str]
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(f"{what} must be a mapping", node)
+        out: dict[str, yaml.Node] = {}
+        for key_node, value in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str) or key not in required | optional:
+                allowed = ", ".join(sorted(required | optional))
+                raise self.fail(f"unknown key {key!r} in {what} (allowed: {allowed})", key_node)
+            if key in out:
+                raise self.fail(f"duplicate key {key!r} in {what}", key_node)
+            out[key] = value
+        missing = sorted(required - out.keys())
+        if missing:
+            raise self.fail(f"{what} is missing {', '.join(missing)}", node)
+        return out
+
+    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(f"{what} must be a list", node)
+        return list(node.value)
+
+    def string(self, node: yaml.Node, what: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+            raise self.fail(f"{what} must be a string", node)
+        if not node.value.strip():
+            raise self.fail(f"{what} must not be empty", node)
+        return str(node.value)
+
+    def scalar(self, node: yaml.Node, what: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+            raise self.fail(f"{what} must be a value", node)
+        return str(node.value)
+
+
+def load(path: Path) -> Policy:
+    """Read and validate a policy file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(
+            "policy file not found (create one, or name it with --policy)", path
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyError(f"cannot read policy: {e}", path) from None
+    return parse(path, text)
+
+
+def parse(path: Path, text: str) -> Policy:
+    """Validate policy ``text`` read from ``path``."""
+    r = _Reader(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise PolicyError(f"not valid YAML: {e.problem}", path, line) from None
+    except yaml.YAMLError as e:
+        raise PolicyError(f"not valid YAML: {e}", path) from None
+    if root is None:
+        raise PolicyError("policy file is empty", path, 1)
+    top = r.mapping(
+        root, "the policy", {"minimum-signatures", "trusted-keys"}, {"ledgers", "exemptions"}
+    )
+    minimum_node = top["minimum-signatures"]
+    if not (
+        isinstance(minimum_node, yaml.ScalarNode)
+        and minimum_node.tag == "tag:yaml.org,2002:int"
+        and int(minimum_node.value) >= 1
+    ):
+        raise r.fail("minimum-signatures must be a whole number of at least 1", minimum_node)
+    keys = [_trusted_key(r, n) for n in r.sequence(top["trusted-keys"], "trusted-keys")]
+    if not keys:
+        raise r.fail("trusted-keys must list at least one key", top["trusted-keys"])
+    seen: set[str] = set()
+    for k in keys:
+        if k.fingerprint in seen:
+            raise PolicyError(f"fingerprint {k.fingerprint} is listed twice", path, k.line)
+        seen.add(k.fingerprint)
+    minimum = int(minimum_node.value)
+    if minimum > len(keys):
+        raise r.fail(
+            f"minimum-signatures is {minimum} but only {len(keys)} keys are trusted: "
+            "no package could ever pass",
+            minimum_node,
+        )
+    ledgers = (
+        [_ledger(r, n) for n in r.sequence(top["ledgers"], "ledgers")]
+        if "ledgers" in top
+        else [LedgerSpec(path=".", line=1)]
+    )
+    if not ledgers:
+        raise r.fail("ledgers must list at least one ledger (or be left out)", top["ledgers"])
+    exemptions = (
+        [_exemption(r, n) for n in r.sequence(top["exemptions"], "exemptions")]
+        if "exemptions" in top
+        else []
+    )
+    return Policy(path, minimum, keys, ledgers, exemptions)
+
+
+def _trusted_key(r: _Reader, node: yaml.Node) -> TrustedKey:
+    m = r.mapping(node, "a trusted key", {"fingerprint"}, {"name"})
+    raw = r.scalar(m["fingerprint"], "fingerprint")
+    fingerprint = raw.replace(" ", "").upper()
+    if not _FINGERPRINT.match(fingerprint):
+        hint = (
+            "a short key ID is not enough" if re.fullmatch(r"(0X)?[0-9A-F]{8,16}", fingerprint)
+            else "expected 40 hexadecimal digits"
+        )
+        raise r.fail(f"fingerprint {raw!r} is not a full fingerprint: {hint}", m["fingerprint"])
+    name = r.string(m["name"], "name") if "name" in m else fingerprint
+    return TrustedKey(fingerprint, name, node.start_mark.line + 1)
+
+
+def _ledger(r: _Reader, node: yaml.Node) -> LedgerSpec:
+    m = r.mapping(node, "a ledger", set(), {"path", "git", "ref"})
+    if "git" not in m and "path" not in m:
+        raise r.fail("a ledger needs path: (a folder) or git: (a repository URL)", node)
+    if "ref" in m and "git" not in m:
+        raise r.fail("ref: goes with git:", m["ref"])
+    path = r.string(m["path"], "path") if "path" in m else "."
+    git = r.string(m["git"], "git") if "git" in m else None
+    ref = r.scalar(m["ref"], "ref") if "ref" in m else None
+    return LedgerSpec(path=path, line=node.start_mark.line + 1, git=git, ref=ref)
+
+
+def _exemption(r: _Reader, node: yaml.Node) -> Exemption:
+    m = r.mapping(node, "an exemption", {"package", "reason"}, {"expires"})
+    package = r.string(m["package"], "package")
+    reason = r.string(m["reason"], "reason")
+    expires = None
+    if "expires" in m:
+        value = r.scalar(m["expires"], "expires")
+        try:
+            expires = dt.date.fromisoformat(value)
+        except ValueError:
+            raise r.fail(f"expires {value!r} is not a date (YYYY-MM-DD)", m["expires"]) from None
+    return Exemption(package, reason, expires, node.start_mark.line + 1)

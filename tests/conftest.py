@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import Auditors, Key, Project
+
+
+@pytest.fixture(scope="session")
+def auditors() -> Iterator[Auditors]:
+    """Reviewers' keys, generated once per test session."""
+    a = Auditors()
+    a.create("alice")
+    a.create("bob")
+    a.create("carol")  # never trusted
+    a.create("dave", subkey=True)  # signs with a subkey
+    a.create("erin", expire="1d", past=True)  # expired long ago
+    a.create("frank")  # revoked (see the revoked fixture)
+    a.create("grace")  # signatures that expire
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="session")
+def keys(auditors: Auditors) -> dict[str, Key]:
+    return auditors.keys
+
+
+@pytest.fixture
+def project(tmp_path: Path, auditors: Auditors, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """An empty project in a temporary folder, which is also the working directory."""
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # The user's own GnuPG must never be consulted: point it at a folder that breaks.
+    monkeypatch.setenv("GNUPGHOME", str(tmp_path / "no-such-gnupghome"))
+    return Project(root, auditors)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PRE_COMMIT_COLOR", "never")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from package_trust.result import CheckResult, PackageResult
+from package_trust.result import CheckResult, LedgerInfo, PackageResult
 
 MAX_PATHS = 3
 
@@ -45,6 +45,11 @@ def ways_out(result: CheckResult) -> list[str]:
     ]
 
 
+def ledger_line(ledger: LedgerInfo) -> str:
+    """A ledger source and the commit it was read at."""
+    return ledger.description + (f" at {ledger.revision}" if ledger.revision else "")
+
+
 class TextReporter:
     def render(self, result: CheckResult) -> str:
         lines = [headline(result)]
@@ -54,6 +59,7 @@ class TextReporter:
             lines.append(f"  {pkg.spec}: {pkg.status.value}: {pkg.reason}")
             where = f"{pkg.lockfile}:{pkg.line}" if pkg.line else pkg.lockfile
             lines.append(f"      brought in by {brought_in_by(pkg)} ({where})")
+        lines.append(f"ledgers: {'; '.join(ledger_line(x) for x in result.ledgers)}")
         for note in result.notices:
             lines.append(f"note: {note}")
         ways = ways_out(result)

@@ -19,7 +19,7 @@ def auditors() -> Iterator[Auditors]:
     a.create("dave", subkey=True)  # signs with a subkey
     a.create("erin", expire="1d", past=True)  # expired long ago
     a.create("frank")  # revoked (see the revoked fixture)
-    a.create("grace")  # signatures that expire
+    a.create("grace", expire="20y", past=True)  # signs in 2020, signatures that expire
     yield a
     a.close()
 

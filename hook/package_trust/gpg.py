@@ -198,10 +198,10 @@ class Keyring:
                 found = self._run_decrypt_files(work, pending)
                 done.update(found)
                 rest = [i for i in pending if i not in done]
-                if rest and rest[0] == pending[0]:  # gpg stopped at this one: count it failed
+                if rest and rest[0] == pending[0]:  # gpg stopped before this one: count it failed
                     done[rest[0]] = Verification(None, problem="gpg could not process the statement")
                     rest = rest[1:]
-                pending = rest
+                pending = rest  # gpg stops a batch at a bad signature: go on after it
             out = [done[i] for i in range(len(batch))]
         return out
 
@@ -241,6 +241,8 @@ class Keyring:
                 current = None
             elif current is not None:
                 lines.append(words)
+        if current is not None:  # gpg gave up on this file (BADSIG ends the batch)
+            results[current] = parse_status(lines, None)
         return results
 
 

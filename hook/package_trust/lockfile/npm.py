@@ -95,7 +95,7 @@ def _from_packages(
         integrity = _str(entry.get("integrity"))
         if entry.get("link") is True:
             source = Source.LINK
-        elif entry.get("inBundle") is True:
+        elif entry.get("inBundle") in (True, "true"):
             source = Source.BUNDLED
         else:
             source = _classify(resolved, integrity)
@@ -118,7 +118,7 @@ def _from_dependencies(
         integrity = _str(entry.get("integrity"))
         if version.startswith("npm:"):  # an alias: npm:real-name@1.2.3
             name, _, version = version[4:].rpartition("@")
-        if entry.get("bundled") is True:
+        if entry.get("bundled") in (True, "true"):
             source = Source.BUNDLED
         elif version.startswith("file:") or version.startswith("link:"):
             source = Source.LINK

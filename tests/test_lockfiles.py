@@ -1,0 +1,129 @@
+"""Every real lockfile in tests/data/lockfiles/ (copied from npm/cli, see its SOURCES.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from package_trust import lockfile
+from package_trust.cli import main
+from package_trust.errors import LockfileError
+from support import DATA, Key, Project
+
+LOCKFILES = sorted((DATA / "lockfiles").glob("*/package-lock.json"))
+# folder -> sources found (registry, link, bundled, other)
+EXPECTED = {
+    "large-install-v3-aliases": {"registry": 1306},
+    "npm-cli-v3-workspaces": {"link": 32, "registry": 885, "bundled": 356},
+    "v1-dev-deps": {"registry": 5},
+    "v1-link-dep": {"link": 1},
+    "v1-old": {"registry": 2},
+    "v1-tap-and-flow": {"registry": 344, "bundled": 127},
+    "v2-bundled": {"registry": 292, "bundled": 129},
+    "v2-external-link": {"link": 8, "registry": 7},
+    "v2-git-dep": {"other": 1},
+    "v2-install-types-aliases": {"registry": 16, "bundled": 3, "other": 7, "link": 6},
+    "v2-pnpm-layout": {"registry": 8, "link": 9},
+}
+
+
+def test_every_shared_lockfile_is_covered() -> None:
+    assert {p.parent.name for p in LOCKFILES} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("path", LOCKFILES, ids=lambda p: p.parent.name)
+def test_parses(path: Path) -> None:
+    lf = lockfile.load(path)
+    assert dict(Counter(d.source.value for d in lf.dependencies)) == EXPECTED[path.parent.name]
+    assert all(d.line for d in lf.dependencies)
+
+
+@pytest.mark.parametrize("path", LOCKFILES, ids=lambda p: p.parent.name)
+def test_check_reports_every_package(path: Path, project: Project, keys: dict[str, Key],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    shutil.copy(path, project.root / "package-lock.json")
+    code = main(["check", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    statuses = Counter(p["status"] for p in report["packages"])
+    assert code == (1 if report["summary"]["failing"] else 0)
+    assert set(statuses) <= {"unaudited", "unverifiable", "skipped"}
+    assert report["summary"]["packages"] == sum(
+        n for s, n in statuses.items() if s != "skipped")
+
+
+def test_alias_uses_the_real_name() -> None:
+    lf = lockfile.load(DATA / "lockfiles/large-install-v3-aliases/package-lock.json")
+    dep = next(d for d in lf.dependencies if d.path == "node_modules/string-width-cjs")
+    assert (dep.name, dep.version) == ("string-width", "4.2.3")
+
+
+def test_git_dependency_is_unverifiable(project: Project, keys: dict[str, Key],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    shutil.copy(DATA / "lockfiles/v2-git-dep/package-lock.json", project.root)
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "minimist@0.0.8: unverifiable: unsupported source git+ssh://" in out
+
+
+def test_same_package_at_several_paths_is_checked_once(project: Project, keys: dict[str, Key],
+                                                       capsys) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile([("left-pad", "1.3.0"), ("a/node_modules/left-pad", "1.3.0")])
+    # the second entry: node_modules/a/node_modules/left-pad
+    data = json.loads((project.root / "package-lock.json").read_text())
+    entry = data["packages"].pop("node_modules/a/node_modules/left-pad")
+    entry["integrity"] = data["packages"]["node_modules/left-pad"]["integrity"]
+    data["packages"]["node_modules/a/node_modules/left-pad"] = entry
+    (project.root / "package-lock.json").write_text(json.dumps(data))
+    assert main(["check", "--format", "json"]) == 1
+    [pkg] = json.loads(capsys.readouterr().out)["packages"]
+    assert pkg["paths"] == ["node_modules/left-pad", "node_modules/a/node_modules/left-pad"]
+
+
+def test_shrinkwrap_is_the_fallback(project: Project, keys: dict[str, Key]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({"left-pad": "1.3.0"}, name="npm-shrinkwrap.json")
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    assert main(["check"]) == 0
+
+
+@pytest.mark.parametrize(("text", "message", "line"), [
+    ('{\n  "lockfileVersion": 3,\n  "packages": {\n    "x": \n}', "not valid JSON", 5),
+    ('{"lockfileVersion": 7}', "unsupported lockfileVersion 7", None),
+    ("[]", "not an npm lockfile", 1),
+    ('{\n "lockfileVersion": 2,\n "packages": {\n  "node_modules/a": 3\n }\n}',
+     "entry 'node_modules/a' must be an object", None),
+])
+def test_malformed_lockfile(project: Project, keys: dict[str, Key], text: str, message: str,
+                            line: int | None, capsys: pytest.CaptureFixture[str]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    (project.root / "package-lock.json").write_text(text)
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    where = "package-lock.json" + (f":{line}" if line else "")
+    assert f"package-trust: error: {where}: {message}" in err
+
+
+def test_missing_lockfile(project: Project, keys: dict[str, Key], capsys) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    assert main(["check"]) == 2
+    assert "no lockfile found" in capsys.readouterr().err
+    assert main(["check", "nope/package-lock.json"]) == 2
+    assert "nope/package-lock.json: lockfile not found" in capsys.readouterr().err
+
+
+def test_lockfile_error_type() -> None:
+    with pytest.raises(LockfileError):
+        lockfile.load(Path("/nonexistent/package-lock.json"))

@@ -1,0 +1,153 @@
+"""trust-policy.yml: validation with file and line, exemptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from package_trust import policy
+from package_trust.cli import main
+from package_trust.errors import PolicyError
+from support import Key, Project
+
+FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
+
+
+def parse(text: str) -> policy.Policy:
+    return policy.parse(Path("trust-policy.yml"), text)
+
+
+def test_full_example() -> None:
+    p = parse(f"""\
+minimum-signatures: 1
+trusted-keys:
+  - fingerprint: {FPR}
+    name: Alice Example
+ledgers:
+  - path: .
+exemptions:
+  - package: "@myorg/*"
+    reason: first-party packages
+    expires: 2027-06-30
+""")
+    assert p.minimum_signatures == 1
+    assert p.trusted_keys[0].fingerprint == FPR
+    assert p.exemptions[0].expires == dt.date(2027, 6, 30)
+    assert p.exemption_for("@myorg/tool", "1.0.0") is not None
+    assert p.exemption_for("@other/tool", "1.0.0") is None
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: ABCD1234ABCD1234\n", 3,
+     "a short key ID is not enough"),
+    (f"minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: {FPR}\nminimum-signature: 2\n",
+     4, "unknown key 'minimum-signature'"),
+    (f"minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: {FPR}\n    nmae: x\n", 4,
+     "unknown key 'nmae' in a trusted key"),
+    (f"minimum-signatures: 0\ntrusted-keys:\n  - fingerprint: {FPR}\n", 1,
+     "minimum-signatures must be a whole number of at least 1"),
+    (f"minimum-signatures: 2\ntrusted-keys:\n  - fingerprint: {FPR}\n", 1,
+     "no package could ever pass"),
+    ("minimum-signatures: 1\n", 1, "the policy is missing trusted-keys"),
+    (f"minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: {FPR}\nexemptions:\n"
+     "  - package: left-pad\n", 5, "an exemption is missing reason"),
+    (f"minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: {FPR}\nexemptions:\n"
+     "  - package: left-pad\n    reason: x\n    expires: soon\n", 7, "is not a date"),
+    ("minimum-signatures: 1\ntrusted-keys: [\n", 3, "not valid YAML"),
+    (f"minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: {FPR}\n  - fingerprint: {FPR}\n",
+     4, "listed twice"),
+    ("", 1, "policy file is empty"),
+])
+def test_errors_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(PolicyError) as e:
+        parse(text)
+    assert e.value.line == line
+    assert message in str(e.value)
+    assert str(e.value).startswith(f"trust-policy.yml:{line}: ")
+
+
+def test_cli_error_names_file_and_line(project: Project, keys: dict[str, Key],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    project.lockfile({"left-pad": "1.3.0"})
+    (project.root / "trust-policy.yml").write_text("minimum-signatures: 1\ntrustedkeys: []\n")
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("package-trust: error: trust-policy.yml:2: unknown key 'trustedkeys'")
+    assert err.count("\n") == 1
+
+
+def test_missing_policy(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    project.lockfile({"left-pad": "1.3.0"})
+    assert main(["check"]) == 2
+    assert "trust-policy.yml: policy file not found" in capsys.readouterr().err
+
+
+def test_trusted_key_missing_from_keys(project: Project, keys: dict[str, Key],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"], keys["bob"]])
+    project.lockfile({"left-pad": "1.3.0"})
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err
+    assert f"trust-policy.yml:5: trusted key {keys['bob'].fingerprint} (Bob)" in err
+
+
+def test_missing_ledger_folder(project: Project, keys: dict[str, Key], capsys) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]], extra="ledgers:\n  - path: ../nowhere\n")
+    project.lockfile({"left-pad": "1.3.0"})
+    assert main(["check"]) == 2
+    assert "trust-policy.yml:6: ledger folder '../nowhere' does not exist" in (
+        capsys.readouterr().err)
+
+
+def exempting(project: Project, keys: dict[str, Key], entry: str) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]], extra=f"exemptions:\n{entry}")
+    project.lockfile({"@myorg/tool": "1.0.0", "left-pad": "1.3.0", "right-pad": "2.0.0"})
+
+
+def test_exemptions(project: Project, keys: dict[str, Key], capsys) -> None:
+    exempting(project, keys, '  - package: "@myorg/*"\n    reason: first party\n'
+              "  - package: left-pad@1.3.0\n    reason: tiny\n"
+              "  - package: right-pad\n    reason: soon audited\n    expires: 2999-01-01\n")
+    assert main(["check", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {p["name"]: p["exemption"] for p in report["packages"]} == {
+        "@myorg/tool": "first party", "left-pad": "tiny", "right-pad": "soon audited"}
+
+
+def test_exemption_for_another_version_does_not_apply(project: Project, keys: dict[str, Key],
+                                                      capsys) -> None:
+    exempting(project, keys, '  - package: "@myorg/*"\n    reason: first party\n'
+              "  - package: left-pad@1.2.0\n    reason: tiny\n"
+              "  - package: right-pad\n    reason: x\n")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "1 of 3 packages is not audited" in out
+    assert "left-pad@1.3.0: unaudited" in out
+
+
+def test_expired_exemption_no_longer_applies_and_says_so(project: Project, keys: dict[str, Key],
+                                                        capsys) -> None:
+    exempting(project, keys, '  - package: "@myorg/*"\n    reason: first party\n'
+              "  - package: left-pad\n    reason: tiny\n"
+              "  - package: right-pad\n    reason: was fine\n    expires: 2020-01-01\n")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "right-pad@2.0.0: unaudited" in out
+    assert "exemption expired on 2020-01-01" in out
+    assert "note: exemption 'right-pad' (trust-policy.yml:10) expired on 2020-01-01" in out
+
+
+def test_unverifiable_package_can_be_exempted(project: Project, keys: dict[str, Key]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]], extra="exemptions:\n  - package: minimist\n"
+                   "    reason: pinned git commit, reviewed in-house\n")
+    data = {"lockfileVersion": 3, "packages": {"": {}, "node_modules/minimist": {
+        "version": "0.0.8", "resolved": "git+ssh://git@github.com/substack/minimist.git#37545"}}}
+    (project.root / "package-lock.json").write_text(json.dumps(data))
+    assert main(["check"]) == 0

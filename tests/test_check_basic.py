@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from package_trust.cli import main
-from support import Project
+from support import Key, Project
 
 
-def test_trusted_signature_passes(project: Project, keys, capsys: pytest.CaptureFixture[str]) -> None:
+def test_trusted_signature_passes(
+    project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]
+) -> None:
     project.add_key(keys["alice"])
     project.policy([keys["alice"]])
     project.lockfile({"left-pad": "1.3.0"})

@@ -131,7 +131,8 @@ def _triage(g: _Group, policy: Policy, today: dt.date, notices: list[str]) -> Pa
 
 def _unverifiable(dep: Dependency) -> str | None:
     if dep.source is Source.OTHER:
-        return f"unsupported source {dep.resolved or dep.version}: cannot be checked against the ledger"
+        where = dep.resolved or dep.version
+        return f"unsupported source {where}: cannot be checked against the ledger"
     if not dep.version:
         return "no version in the lockfile"
     if not (is_valid_name(dep.name) and is_valid_version(dep.version)):

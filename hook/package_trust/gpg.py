@@ -144,7 +144,9 @@ class Keyring:
             )
         return keys
 
-    def verify_many(self, statements: Sequence[bytes], workers: int | None = None) -> list[Verification]:
+    def verify_many(
+        self, statements: Sequence[bytes], workers: int | None = None
+    ) -> list[Verification]:
         """Verify clearsigned statements, in batches over ``workers`` gpg processes."""
         results: list[Verification | None] = [None] * len(statements)
         todo = []
@@ -199,7 +201,8 @@ class Keyring:
                 done.update(found)
                 rest = [i for i in pending if i not in done]
                 if rest and rest[0] == pending[0]:  # gpg stopped before this one: count it failed
-                    done[rest[0]] = Verification(None, problem="gpg could not process the statement")
+                    problem = "gpg could not process the statement"
+                    done[rest[0]] = Verification(None, problem=problem)
                     rest = rest[1:]
                 pending = rest  # gpg stops a batch at a bad signature: go on after it
             out = [done[i] for i in range(len(batch))]
@@ -259,7 +262,8 @@ def parse_status(lines: list[list[str]], plaintext: bytes | None) -> Verificatio
     primary = validsig[10] if validsig else None
     signer = validsig[1] if validsig else None
     signed_at = int(validsig[3]) if validsig and validsig[3].isdigit() else None
-    expires = int(validsig[4]) if validsig and validsig[4].isdigit() and validsig[4] != "0" else None
+    expiry = validsig[4] if validsig else ""
+    expires = int(expiry) if expiry.isdigit() and expiry != "0" else None
 
     def result(problem: str | None) -> Verification:
         return Verification(plaintext, primary, signer, signed_at, expires, uid, problem)

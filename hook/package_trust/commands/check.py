@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from package_trust import engine, lockfile, policy
+from package_trust.errors import LockfileError
 from package_trust.ledger import open_ledgers
 from package_trust.output import FORMATS
 from package_trust.result import CheckResult
@@ -33,9 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
-    """The lockfiles named (ignoring the policy itself), else the default one."""
+    """The lockfiles named (ignoring the policy itself), else the default one.
+
+    Named only the policy (the hook, when trust-policy.yml alone changed), a project
+    with no lockfile yet has nothing to check.
+    """
     named = [f for f in files if f.name != policy_path.name and f.name != policy.DEFAULT_NAME]
-    return list(dict.fromkeys(named)) or [lockfile.find_default(Path("."))]
+    if named:
+        return list(dict.fromkeys(named))
+    try:
+        return [lockfile.find_default(Path("."))]
+    except LockfileError:
+        if files:
+            return []
+        raise
 
 
 def run_check(files: list[Path], policy_path: Path) -> CheckResult:

@@ -25,7 +25,8 @@ def open_ledgers(policy: Policy) -> list[Ledger]:
         try:
             ledgers.append(FolderLedger(root, description=_shown(root)))
         except LedgerError as e:
-            raise LedgerError(f"ledger {spec.path!r}: {e.message}", policy.path, spec.line) from None
+            message = f"ledger {spec.path!r}: {e.message}"
+            raise LedgerError(message, policy.path, spec.line) from None
     return ledgers
 
 

@@ -41,7 +41,8 @@ class FolderLedger:
     def statements(self, name: str, version: str) -> list[LedgerFile]:
         if not (is_valid_name(name) and is_valid_version(version)):
             raise ValueError(f"refusing unsafe package name or version: {name}@{version}")
-        return self._files(["signatures", *name.split("/"), version], (".sig",), MAX_STATEMENT_BYTES)
+        parts = ["signatures", *name.split("/"), version]
+        return self._files(parts, (".sig",), MAX_STATEMENT_BYTES)
 
     def _files(self, parts: list[str], suffixes: tuple[str, ...], limit: int) -> list[LedgerFile]:
         """Read the files in root/parts..., refusing links at every step."""
@@ -58,7 +59,8 @@ class FolderLedger:
                     if e.errno in (errno.ENOENT, errno.ENOTDIR):
                         return []
                     if e.errno == errno.ELOOP:
-                        return [LedgerFile(f"{self._description}/{shown}", problem="is a link; not followed")]
+                        origin = f"{self._description}/{shown}"
+                        return [LedgerFile(origin, problem="is a link; not followed")]
                     raise LedgerError(f"cannot read {shown}: {e.strerror}", self.root) from None
                 os.close(fd)
                 fd = nfd

@@ -12,7 +12,15 @@ from package_trust.lockfile.npm import NpmLockfileParser
 PARSERS: list[LockfileParser] = [NpmLockfileParser()]
 DEFAULT_NAMES = NPM_NAMES
 
-__all__ = ["DEFAULT_NAMES", "Dependency", "Lockfile", "LockfileParser", "Source", "load", "find_default"]
+__all__ = [
+    "DEFAULT_NAMES",
+    "Dependency",
+    "Lockfile",
+    "LockfileParser",
+    "Source",
+    "find_default",
+    "load",
+]
 
 
 def find_default(directory: Path) -> Path:

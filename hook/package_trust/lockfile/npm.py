@@ -87,7 +87,8 @@ def _from_packages(
         entry = _entry(path, key, raw, line)
         at = key.rfind(_MODULES)
         if at < 0:  # a workspace folder or a link target: first party
-            deps.append(Dependency(key, _str(entry.get("version")) or "", Source.LINK, key, line=line))
+            version = _str(entry.get("version")) or ""
+            deps.append(Dependency(key, version, Source.LINK, key, line=line))
             continue
         name = _str(entry.get("name")) or key[at + len(_MODULES) :]
         version = _str(entry.get("version")) or ""

@@ -15,6 +15,8 @@ def headline(result: CheckResult) -> str:
     plural = "" if result.required == 1 else "s"
     rule = f"{result.policy.name}: {result.required} signature{plural} from trusted keys"
     noun = "package" if total == 1 else "packages"
+    if not total:
+        return f"No packages to check ({rule})"
     if not failing:
         return f"All {total} {noun} {'is' if total == 1 else 'are'} audited ({rule})"
     verb = "is" if failing == 1 else "are"

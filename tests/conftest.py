@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_server import FakeRegistry
 from support import Auditors, Key, Project
 
 
@@ -39,6 +40,16 @@ def project(tmp_path: Path, auditors: Auditors, monkeypatch: pytest.MonkeyPatch)
     # The user's own GnuPG must never be consulted: point it at a folder that breaks.
     monkeypatch.setenv("GNUPGHOME", str(tmp_path / "no-such-gnupghome"))
     return Project(root, auditors)
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRegistry]:
+    """A fake npm registry on 127.0.0.1, which NPM_CONFIG_REGISTRY points at."""
+    with FakeRegistry() as r:
+        monkeypatch.setenv("NPM_CONFIG_REGISTRY", r.url)
+        monkeypatch.delenv("npm_config_registry", raising=False)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        yield r
 
 
 def pytest_configure(config: pytest.Config) -> None:

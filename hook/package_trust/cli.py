@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
 from package_trust import __version__
-from package_trust.commands import check
 from package_trust.errors import EXIT_ERROR, PackageTrustError
 
-COMMANDS: list[ModuleType] = [check]
+# Modules in package_trust.commands. Only the one being run is imported, so that
+# `package-trust check` (a pre-commit hook) does not pay for the others' imports.
+COMMANDS: list[str] = ["check", "ledger", "fetch", "inspect", "sign", "verify", "keys"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"package_trust.commands.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or for ``only`` that one."""
     parser = argparse.ArgumentParser(
         prog="package-trust",
         description="Enforce signed audits of npm dependencies. Exit codes: 0 passed, "
@@ -24,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in map(command_module, [only] if only in COMMANDS else COMMANDS):
         p = sub.add_parser(command.NAME, help=command.HELP, description=command.HELP)
         command.add_arguments(p)
         p.set_defaults(run=command.run)
@@ -32,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help is 0, a usage error is 2
@@ -48,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as e:  # fail closed: an unexpected error is never a pass
         if os.environ.get("PACKAGE_TRUST_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         print(f"package-trust: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_ERROR

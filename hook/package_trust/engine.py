@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from package_trust import statement
+from package_trust import cache, statement
 from package_trust.errors import PolicyError
-from package_trust.gpg import KeyInfo, Keyring, Verification
+from package_trust.gpg import KeyInfo, Verification
 from package_trust.ledger import Ledger, LedgerFile
 from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.names import is_valid_name, is_valid_version
@@ -25,12 +25,15 @@ class Verifier(Protocol):
 
     def verify_many(self, statements: Sequence[bytes]) -> list[Verification]: ...
 
+    def close(self) -> None: ...
+
 
 VerifierFactory = Callable[[list[bytes]], Verifier]
 
 
 def default_verifier(key_data: list[bytes]) -> Verifier:
-    return Keyring(key_data)
+    """A keyring behind the verification cache (cache.py), unless the cache is disabled."""
+    return cache.open_verifier(key_data)
 
 
 @dataclass
@@ -59,6 +62,8 @@ def check(
         lockfiles=[lf.path for lf in lockfiles],
         packages=[],
         ledgers=[LedgerInfo(ledger.description, ledger.revision) for ledger in ledgers],
+        # a ledger's own notices, such as a git ledger read from an old cached copy
+        notices=[n for ledger in ledgers for n in getattr(ledger, "notices", ())],
     )
     to_verify: list[tuple[PackageResult, bytes | None]] = []
     for g in groups:
@@ -71,10 +76,13 @@ def check(
 
     files = {id(pkg): _statements(ledgers, pkg.name, pkg.version) for pkg, _ in to_verify}
     keys = [f.data for ledger in ledgers for f in ledger.key_files() if f.problem is None]
-    v = verifier(keys)
-    _require_keys(policy, v.keys)
     unique = list(dict.fromkeys(f.data for fs in files.values() for f in fs if f.problem is None))
-    verified = dict(zip(unique, v.verify_many(unique), strict=True))
+    v = verifier(keys)
+    try:
+        _require_keys(policy, v.keys)
+        verified = dict(zip(unique, v.verify_many(unique), strict=True))
+    finally:
+        v.close()
     for pkg, digest in to_verify:
         _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
     return result

@@ -12,18 +12,17 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-
-import gnupg
+from typing import Any
 
 from package_trust.errors import GpgError
+
+# subprocess, tempfile, threading and gnupg are imported where they are used:
+# a check answered from the verification cache (cache.py) starts no gpg and needs none.
 
 CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
 MAX_STATEMENT_BYTES = 64 * 1024
@@ -42,7 +41,7 @@ _BASE_ARGS = [
     "--trust-model",
     "always",
 ]
-BATCH_SIZE = 200
+BATCH_SIZE = 1000  # statements per gpg process, at most
 
 
 def gpg_binary() -> str:
@@ -69,6 +68,7 @@ class KeyInfo:
     revoked: bool
     subkeys: dict[str, bool]  # subkey fingerprint -> revoked
     digest: str  # changes whenever gpg's view of the key changes
+    subkey_expires: dict[str, int | None] = field(default_factory=dict)
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and self.expires <= now
@@ -98,22 +98,49 @@ class Verification:
 class Keyring:
     """A temporary GNUPGHOME holding only the given public keys; a context manager."""
 
-    def __init__(self, key_data: Iterable[bytes]):
+    def __init__(self, key_data: Iterable[bytes], keys: dict[str, KeyInfo] | None = None):
+        """``keys``: gpg's listing of exactly these keys, when known already (cache.py)."""
+        import tempfile
+
         self._binary = gpg_binary()
         self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-gpg-")
         self.home = self._tmp.name
         os.chmod(self.home, 0o700)
+        self._gnupg: Any = None
         try:
-            self._gpg = gnupg.GPG(
-                gpgbinary=self._binary, gnupghome=self.home, options=_BASE_ARGS
-            )
-        except (OSError, ValueError) as e:
+            data = b"\n".join(key_data)
+            if data.strip():
+                self._run(["--import"], data)
+            self.keys = keys if keys is not None else self._list()
+        except BaseException:
             self.close()
+            raise
+
+    @property
+    def _gpg(self) -> Any:
+        """python-gnupg on this keyring, started when first needed (listing, export)."""
+        if self._gnupg is None:
+            import gnupg
+
+            try:
+                self._gnupg = gnupg.GPG(
+                    gpgbinary=self._binary, gnupghome=self.home, options=_BASE_ARGS
+                )
+            except (OSError, ValueError) as e:
+                raise GpgError(f"cannot run gpg: {e}") from None
+        return self._gnupg
+
+    def _run(self, args: list[str], data: bytes = b"", cwd: str | None = None) -> bytes:
+        """gpg on this keyring; its status lines (stdout)."""
+        import subprocess
+
+        cmd = [self._binary, "--homedir", self.home, *_BASE_ARGS, "--status-fd", "1", *args]
+        try:
+            proc = subprocess.run(cmd, input=data, cwd=cwd, env=_env(self.home),
+                                  capture_output=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
             raise GpgError(f"cannot run gpg: {e}") from None
-        data = b"\n".join(key_data)
-        if data.strip():
-            self._gpg.import_keys(data)
-        self.keys = self._list()
+        return proc.stdout
 
     def __enter__(self) -> Keyring:
         return self
@@ -126,13 +153,16 @@ class Keyring:
     def close(self) -> None:
         self._tmp.cleanup()
 
+    def export(self, fingerprint: str) -> bytes:
+        """One public key as this keyring holds it: minimal export, ASCII-armored."""
+        data = self._gpg.export_keys(fingerprint, armor=True, minimal=True)
+        return data.encode() if isinstance(data, str) else bytes(data or b"")
+
     def _list(self) -> dict[str, KeyInfo]:
         keys: dict[str, KeyInfo] = {}
         for k in self._gpg.list_keys():
-            subkeys = {
-                info["fingerprint"]: info.get("trust") == "r"
-                for info in k.get("subkey_info", {}).values()
-            }
+            infos = k.get("subkey_info", {}).values()
+            subkeys = {info["fingerprint"]: info.get("trust") == "r" for info in infos}
             digest = hashlib.sha256(repr(sorted(k.items(), key=str)).encode()).hexdigest()
             keys[k["fingerprint"]] = KeyInfo(
                 fingerprint=k["fingerprint"],
@@ -141,6 +171,10 @@ class Keyring:
                 revoked=k.get("trust") == "r",
                 subkeys=subkeys,
                 digest=digest,
+                subkey_expires={
+                    info["fingerprint"]: int(info["expires"]) if info.get("expires") else None
+                    for info in infos
+                },
             )
         return keys
 
@@ -157,39 +191,25 @@ class Keyring:
                 results[i] = Verification(None, problem="not a clearsigned statement")
             else:
                 todo.append(i)
+        # As few gpg processes as keep every core busy, each with at most BATCH_SIZE
+        # statements: starting gpg costs as much as verifying several statements.
         workers = workers or os.cpu_count() or 1
-        size = max(1, min(BATCH_SIZE, -(-len(todo) // workers)))
+        per_core = -(-len(todo) // (workers * BATCH_SIZE))
+        size = max(1, -(-len(todo) // (workers * per_core))) if todo else 1
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
 
         def run(chunk: list[int]) -> None:
             for i, v in zip(chunk, self._verify_batch([statements[i] for i in chunk]), strict=True):
                 results[i] = v
 
-        if len(chunks) > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(run, chunks))
-        elif chunks:
-            run(chunks[0])
+        _in_parallel(run, chunks, workers)
         now = time.time()
-        return [self._check_key(v, now) for v in results if v is not None]
-
-    def _check_key(self, v: Verification, now: float) -> Verification:
-        """Belt and braces: refuse what the keyring says is revoked or expired."""
-        if not v.good:
-            return v
-        key = self.keys.get(v.primary or "")
-        if key is None:
-            return _replace(v, "signed by a key that is not in the keyring")
-        if key.revoked:
-            return _replace(v, "signed by a revoked key")
-        if key.expired(now):
-            return _replace(v, "signed by an expired key")
-        if v.signer != key.fingerprint and key.subkeys.get(v.signer or "", True):
-            return _replace(v, "signed by a revoked or unknown subkey")
-        return v
+        return [check_key(v, self.keys, now) for v in results if v is not None]
 
     def _verify_batch(self, batch: list[bytes]) -> list[Verification]:
         """One gpg process for many statements (--decrypt-files); retried past a crash."""
+        import tempfile
+
         out: list[Verification] = []
         with tempfile.TemporaryDirectory(prefix="package-trust-verify-") as work:
             pending = list(range(len(batch)))
@@ -210,28 +230,16 @@ class Keyring:
 
     def _run_decrypt_files(self, work: str, indexes: list[int]) -> dict[int, Verification]:
         args = [
-            self._binary,
-            "--homedir",
-            self.home,
-            *_BASE_ARGS,
-            "--status-fd",
-            "1",
             "--yes",
-            "--max-output",
-            str(MAX_STATEMENT_BYTES),
+            "--max-output",  # for the whole process: what it may print, all files together
+            str(sum(Path(work, f"{i}.asc").stat().st_size for i in indexes)),
             "--decrypt-files",
             *[f"{i}.asc" for i in indexes],
         ]
-        try:
-            proc = subprocess.run(
-                args, cwd=work, env=_env(self.home), capture_output=True, timeout=600, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise GpgError(f"cannot run gpg: {e}") from None
         results: dict[int, Verification] = {}
         current: int | None = None
         lines: list[list[str]] = []
-        for raw in proc.stdout.decode("utf-8", "replace").splitlines():
+        for raw in self._run(args, cwd=work).decode("utf-8", "replace").splitlines():
             if not raw.startswith("[GNUPG:] "):
                 continue
             words = raw[9:].split(" ")
@@ -247,6 +255,52 @@ class Keyring:
         if current is not None:  # gpg gave up on this file (BADSIG ends the batch)
             results[current] = parse_status(lines, None)
         return results
+
+
+def _in_parallel(run: Callable[[list[int]], None], chunks: list[list[int]], workers: int) -> None:
+    """``run`` every chunk, over at most ``workers`` threads; re-raise the first error."""
+    if len(chunks) <= 1 or workers <= 1:
+        for chunk in chunks:
+            run(chunk)
+        return
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(mine: list[list[int]]) -> None:
+        try:
+            for chunk in mine:
+                run(chunk)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(chunks[n::workers],)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def check_key(v: Verification, keys: dict[str, KeyInfo], now: float) -> Verification:
+    """Belt and braces: refuse what the keyring says is revoked or expired."""
+    if not v.good:
+        return v
+    key = keys.get(v.primary or "")
+    if key is None:
+        return _replace(v, "signed by a key that is not in the keyring")
+    if key.revoked:
+        return _replace(v, "signed by a revoked key")
+    if key.expired(now):
+        return _replace(v, "signed by an expired key")
+    if v.signer != key.fingerprint:
+        if key.subkeys.get(v.signer or "", True):
+            return _replace(v, "signed by a revoked or unknown subkey")
+        expires = key.subkey_expires.get(v.signer or "")
+        if expires is not None and expires <= now:
+            return _replace(v, "signed by an expired subkey")
+    return v
 
 
 def _replace(v: Verification, problem: str) -> Verification:

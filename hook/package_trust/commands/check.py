@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from package_trust import engine, lockfile, policy
-from package_trust.errors import LockfileError
-from package_trust.ledger import open_ledgers
-from package_trust.output import FORMATS
+from package_trust.atomic import write_atomic
+from package_trust.errors import LockfileError, PackageTrustError
+from package_trust.gpg import Keyring
+from package_trust.ledger import FolderLedger, Ledger, open_ledgers
+from package_trust.output import FORMATS, github
 from package_trust.result import CheckResult
 
 NAME = "check"
@@ -31,6 +33,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=sorted(FORMATS), default="text", help="default: %(default)s"
     )
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="verify every signature afresh: neither read nor write the verification cache "
+        "(also: PACKAGE_TRUST_NO_CACHE=1)",
+    )
+    parser.add_argument(
+        "--report", action="append", default=[], type=report_spec, metavar="FORMAT=PATH",
+        help="also write the report in FORMAT to PATH, from the same check (repeatable)",
+    )
+    parser.add_argument(
+        "--ledger", action=LedgerOption, metavar="DIR",
+        help="read keys/ and signatures/ from DIR instead of the ledgers the policy names "
+        "(repeatable)",
+    )
+    for option, what in (("source", "where it came from"), ("revision", "its commit")):
+        parser.add_argument(f"--ledger-{option}", action=LedgerOption, default=argparse.SUPPRESS,
+                            help=f"for reports: {what}, of the --ledger DIR given before")
+
+
+def report_spec(value: str) -> tuple[str, Path]:
+    fmt, _, path = value.partition("=")
+    if fmt not in FORMATS or not path:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected FORMAT=PATH, FORMAT one of {', '.join(sorted(FORMATS))}"
+        )
+    return fmt, Path(path)
+
+
+class LedgerOption(argparse.Action):
+    """--ledger DIR adds a folder; --ledger-source/--ledger-revision describe the last one."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        ledgers: list[dict[str, str]] = list(getattr(namespace, "ledger", None) or [])
+        if option_string == "--ledger":
+            ledgers.append({"root": str(values)})
+        elif not ledgers:
+            parser.error(f"{option_string} goes after the --ledger DIR it describes")
+        else:
+            ledgers[-1][str(option_string).removeprefix("--ledger-")] = str(values)
+        namespace.ledger = ledgers
+
+
+def given_ledgers(ledgers: list[dict[str, str]]) -> list[Ledger]:
+    """The folders named with --ledger, opened."""
+    return [FolderLedger(Path(x["root"]).resolve(), x.get("source") or x["root"],
+                         x.get("revision")) for x in ledgers]
 
 
 def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
@@ -50,14 +99,30 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
         raise
 
 
-def run_check(files: list[Path], policy_path: Path) -> CheckResult:
+def run_check(
+    files: list[Path], policy_path: Path, ledgers: list[dict[str, str]] | None = None,
+    use_cache: bool = True,
+) -> CheckResult:
     """Load, then check: the part every output format shares."""
     pol = policy.load(policy_path)
     lockfiles = [lockfile.load(p) for p in lockfile_paths(files, policy_path)]
-    return engine.check(lockfiles, pol, open_ledgers(pol))
+    return engine.check(lockfiles, pol, given_ledgers(ledgers) if ledgers else open_ledgers(pol),
+                        verifier=engine.default_verifier if use_cache else Keyring)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_check(args.files, args.policy)
+    try:
+        result = run_check(args.files, args.policy, args.ledger, not args.no_cache)
+    except PackageTrustError as e:
+        if args.format == "github":
+            print(github.error_annotation(e))
+        raise
+    for fmt, path in args.report:
+        try:
+            write_atomic(path, FORMATS[fmt].render(result).encode())
+        except OSError as e:
+            raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
     sys.stdout.write(FORMATS[args.format].render(result))
+    if args.format == "github":
+        github.append_step_summary(result)
     return result.exit_code

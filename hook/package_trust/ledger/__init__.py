@@ -18,7 +18,10 @@ def open_ledgers(policy: Policy) -> list[Ledger]:
     ledgers: list[Ledger] = []
     for spec in policy.ledgers:
         if spec.git is not None:
-            raise LedgerError("git ledgers are not supported yet", policy.path, spec.line)
+            from package_trust.ledger.git import open_git  # git and subprocess only if needed
+
+            ledgers.append(open_git(spec, policy.path))
+            continue
         root = (base / spec.path).resolve()
         if not root.is_dir():
             raise LedgerError(f"ledger folder {spec.path!r} does not exist", policy.path, spec.line)

@@ -1,0 +1,147 @@
+"""``package-trust keys export|list|add``: the public keys in a ledger's keys/.
+
+Every key written is first read into an isolated keyring, merged with the copy already
+in keys/ (so a revocation there is never lost) and written back as a minimal export
+(self-signatures only) to keys/<FINGERPRINT>.asc, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+from package_trust import policy, usergpg, workspace
+from package_trust.atomic import write_atomic
+from package_trust.errors import EXIT_OK, LedgerError, PackageTrustError
+from package_trust.gpg import KeyInfo, Keyring
+from package_trust.ledger import FolderLedger
+from package_trust.ledger.folder import MAX_KEY_BYTES
+
+NAME = "keys"
+HELP = "publish your public key to a ledger (export), list its keys, or add a key file"
+ACTIONS = {
+    "export": "write your public key, from your own GnuPG keyring, to keys/<FINGERPRINT>.asc",
+    "list": "show each key in keys/: fingerprint, user IDs, expiry, revocation, trust",
+    "add": "check a public key file (one primary key, not expired, not revoked) and add it",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in ACTIONS.items():
+        p = sub.add_parser(name, help=text, description=text)
+        if name == "export":
+            p.add_argument("key", metavar="KEY", help="your key: its fingerprint (or email)")
+        elif name == "add":
+            p.add_argument("file", type=Path, metavar="FILE")
+        p.add_argument("--ledger", type=Path, metavar="DIR", help=workspace.LEDGER_HELP)
+        workspace.add_policy(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    ledger = workspace.ledger_root(args.ledger, args.policy)
+    if args.action == "list":
+        return list_keys(ledger, _policy(args.policy))
+    if args.action == "export":
+        key = usergpg.find_key(args.key)
+        data, expected = usergpg.export_public(key), key.fingerprint
+    else:
+        data, expected = _read_key_file(args.file), None
+    path, info = install(ledger, data, expected)
+    print(f"wrote {path}: {info.fingerprint} {info.uid}")
+    for line in _state(info):
+        print(f"warning: the key {line}")
+    pol = _policy(args.policy)
+    if pol is not None and info.fingerprint not in pol.fingerprints:
+        print(f"note: {pol.path} does not trust this key yet: add it under trusted-keys:")
+        print(f"  - fingerprint: {info.fingerprint}")
+    return EXIT_OK
+
+
+def install(ledger: Path, data: bytes, expected: str | None) -> tuple[Path, KeyInfo]:
+    """Validate one public key, merge it with keys/'s copy, and write it there."""
+    with Keyring([data]) as keyring:
+        found = list(keyring.keys.values())
+    if len(found) != 1:
+        raise PackageTrustError(f"expected exactly one public key, found {len(found)}")
+    fingerprint = found[0].fingerprint
+    if expected is not None and fingerprint != expected:
+        raise PackageTrustError(f"gpg exported key {fingerprint}, not {expected}")
+    folder = ledger / "keys"
+    if folder.is_symlink():
+        raise LedgerError("is a link; refusing to write through it", folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{fingerprint}.asc"
+    old = [path.read_bytes()] if path.is_file() and not path.is_symlink() else []
+    with Keyring([*old, data]) as keyring:
+        info = keyring.keys[fingerprint]
+        merged = keyring.export(fingerprint)
+    if expected is None and _state(info):  # keys add refuses what cannot sign anything
+        raise PackageTrustError(f"key {fingerprint} {_state(info)[0]}; not added")
+    try:
+        write_atomic(path, merged)
+    except OSError as e:
+        raise PackageTrustError(f"cannot write the key: {e.strerror}", path) from None
+    return path, info
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_KEY_BYTES + 1)
+    except OSError as e:
+        raise PackageTrustError(f"cannot read the key file: {e.strerror}", path) from None
+    if len(data) > MAX_KEY_BYTES:
+        raise PackageTrustError(f"larger than {MAX_KEY_BYTES} bytes: not a public key", path)
+    if b"PRIVATE KEY BLOCK" in data:
+        raise PackageTrustError("holds a SECRET key: export only the public key "
+                                "(gpg --armor --export FINGERPRINT)", path)
+    return data
+
+
+def _state(info: KeyInfo) -> list[str]:
+    """What makes the key unusable: revoked, expired."""
+    out = ["is revoked"] if info.revoked else []
+    if info.expired(time.time()):
+        out.append(f"expired on {_date(info.expires)}")
+    return out
+
+
+def _date(seconds: int | None) -> str:
+    if seconds is None:
+        return "never"
+    return str(dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date())
+
+
+def _policy(path: Path | None) -> policy.Policy | None:
+    default = Path(policy.DEFAULT_NAME)
+    return policy.load(path or default) if path or default.is_file() else None
+
+
+def list_keys(ledger: Path, pol: policy.Policy | None) -> int:
+    files = FolderLedger(ledger).key_files()
+    for f in files:
+        if f.problem:
+            print(f"!! {f.origin}: {f.problem}")
+    with Keyring([f.data for f in files if f.problem is None]) as keyring:
+        keys = sorted(keyring.keys.values(), key=lambda k: k.uid.lower())
+    if not keys:
+        print(f"no keys in {ledger / 'keys'}")
+    for k in keys:
+        state = ", ".join(_state(k)) or f"valid, expires {_date(k.expires)}"
+        if pol is None:
+            trust = "no policy"
+        elif k.fingerprint in pol.fingerprints:
+            trust = f"trusted as {pol.key_name(k.fingerprint)}"
+        else:
+            trust = "not trusted by the policy"
+        print(f"{k.fingerprint}  {state}; {trust}")
+        for uid in k.uids:
+            print(f"    {uid}")
+    listed = {k.fingerprint for k in keys}
+    for t in pol.trusted_keys if pol is not None else []:
+        if t.fingerprint not in listed:
+            print(f"!! {t.fingerprint} ({t.name}) is trusted by the policy but not in keys/")
+    return EXIT_OK

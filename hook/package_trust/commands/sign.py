@@ -1,0 +1,140 @@
+"""``package-trust sign NAME@VERSION --key FINGERPRINT``: write a clearsigned audit
+statement for the fetched, integrity-checked tarball into the ledger.
+
+The statement is signed with the auditor's own GnuPG, then verified in an isolated
+keyring before it is written (atomically) to signatures/<name>/<version>/<FPR>.sig.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from package_trust import packages, statement, usergpg, workspace
+from package_trust.atomic import write_atomic
+from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
+from package_trust.gpg import MAX_STATEMENT_BYTES, Keyring
+from package_trust.ledger import FolderLedger
+from package_trust.registry import Digests, Registry
+from package_trust.tarball import Limits
+
+NAME = "sign"
+HELP = "sign an audit statement for a package version with your own GnuPG key"
+MAX_NOTES = 16 * 1024
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("package", metavar="NAME@VERSION")
+    parser.add_argument("--key", required=True, metavar="FINGERPRINT",
+                        help="your key's full fingerprint (from your own GnuPG keyring)")
+    parser.add_argument("--verdict", choices=statement.VERDICTS, default="audited",
+                        help="default: %(default)s")
+    parser.add_argument("--notes", metavar="TEXT", help="what you checked, or why you reject it")
+    parser.add_argument("--ledger", type=Path, metavar="DIR", help=workspace.LEDGER_HELP)
+    parser.add_argument("--force", action="store_true",
+                        help="replace a statement this key already made for the version")
+    workspace.add_policy(parser)
+    workspace.add_dest(parser)
+    workspace.add_registry(parser)
+
+
+def statement_path(ledger: Path, name: str, version: str, fingerprint: str) -> Path:
+    return ledger.joinpath("signatures", *name.split("/"), version, f"{fingerprint}.sig")
+
+
+def statement_body(name: str, version: str, digests: Digests, verdict: str,
+                   notes: str | None) -> dict[str, Any]:
+    """The seed ledger's fields, plus verdict and notes."""
+    body: dict[str, Any] = {
+        "package": name,
+        "version": version,
+        "time": int(time.time() * 1000),
+        "hash": {"sha512": digests.sha512_b64, "sha1": digests.sha1},
+        "verdict": verdict,
+    }
+    if notes:
+        body["notes"] = notes
+    return body
+
+
+def run(args: argparse.Namespace) -> int:
+    name, version = packages.parse_spec(args.package)
+    if args.notes and len(args.notes) > MAX_NOTES:
+        raise PackageTrustError(f"--notes is longer than {MAX_NOTES} characters")
+    key = usergpg.secret_key(usergpg.full_fingerprint(args.key))
+    ledger = workspace.ledger_root(args.ledger, args.policy)
+    target = statement_path(ledger, name, version, key.fingerprint)
+    if os.path.lexists(target) and not args.force:
+        raise PackageTrustError(
+            f"{key.uid} already signed {name}@{version} (use --force to replace it)", target
+        )
+    _refuse_links(ledger, target)
+
+    stored = packages.Stored(args.dest, name, version)
+    with Registry(args.registry) as registry:
+        if not stored.tarball.is_file():
+            print(f"{stored.spec} is not fetched yet: fetching it from {registry.url}")
+        digests = packages.verified_digests(stored, registry, Limits.from_env())
+    body = statement_body(name, version, digests, args.verdict, args.notes)
+    signed = usergpg.clearsign(json.dumps(body, separators=(",", ":")).encode(), key)
+    in_ledger = _check_signed(signed, key, body, ledger)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomic(target, signed)
+        if target.read_bytes() != signed:
+            raise PackageTrustError("the statement read back differs from what was signed", target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise PackageTrustError(f"cannot write the statement: {e.strerror}", target) from None
+    print(f"signed {stored.spec} ({args.verdict}) as {key.uid} ({key.fingerprint})")
+    print(f"wrote {target}; it verifies in an isolated keyring")
+    if not in_ledger:
+        print(f"note: your public key is not in {ledger / 'keys'} yet, so no one else can verify "
+              f"the statement; add it with: package-trust keys export {key.fingerprint}"
+              + (f" --ledger {ledger}" if str(ledger) != "." else ""))
+    print("next: commit the statement (and your key) to the ledger and open a pull request")
+    return EXIT_OK
+
+
+def _refuse_links(ledger: Path, target: Path) -> None:
+    """Writing goes only into real folders of the ledger, never through a link."""
+    folder = target.parent
+    while folder != ledger and folder != folder.parent:
+        if folder.is_symlink():
+            raise PackageTrustError("is a link; refusing to write a statement through it", folder)
+        folder = folder.parent
+
+
+def _check_signed(signed: bytes, key: usergpg.UserKey, body: dict[str, Any],
+                  ledger: Path) -> bool:
+    """Verify the new statement as every check will: isolated, against the ledger's keys
+    (plus the signer's exported key when keys/ lacks it). Returns whether keys/ has it."""
+    if len(signed) > MAX_STATEMENT_BYTES:
+        raise PackageTrustError(f"the signed statement is over {MAX_STATEMENT_BYTES} bytes")
+    keys = [f.data for f in FolderLedger(ledger).key_files() if f.problem is None] \
+        if (ledger / "keys").is_dir() else []
+    with Keyring(keys) as keyring:
+        in_ledger = key.fingerprint in keyring.keys
+    if not in_ledger:
+        keys.append(usergpg.export_public(key))
+    with Keyring(keys) as keyring:
+        [v] = keyring.verify_many([signed])
+    problem = v.problem
+    if v.good and v.primary != key.fingerprint:
+        problem = f"it was signed by {v.primary}, not {key.fingerprint}"
+    elif v.good and v.plaintext is not None:
+        try:
+            if statement.parse(v.plaintext).raw != body:
+                problem = "the signed text is not the statement"
+        except statement.StatementError as e:
+            problem = str(e)
+    if problem:
+        raise GpgError(f"the new statement does not verify ({problem}); nothing was written")
+    return in_ledger

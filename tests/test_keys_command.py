@@ -1,0 +1,121 @@
+"""``keys export|list|add``: public keys in a ledger's keys/, checked before they are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from package_trust.cli import main
+from package_trust.gpg import Keyring
+from support import Auditors, Key, Project
+
+
+def key_file(project: Project, key: Key) -> Path:
+    return project.root / "keys" / f"{key.fingerprint}.asc"
+
+
+def holds(path: Path) -> list[str]:
+    """The fingerprints in a key file, as an isolated keyring reads it."""
+    with Keyring([path.read_bytes()]) as keyring:
+        return list(keyring.keys)
+
+
+def test_export_writes_the_users_public_key(project: Project, auditors: Auditors,
+                                            keys: dict[str, Key],
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    alice = keys["alice"]
+    project.policy([keys["bob"]])
+    monkeypatch.setenv("GNUPGHOME", auditors.home)
+    assert main(["keys", "export", "alice@example.org"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote keys/{alice.fingerprint}.asc: {alice.fingerprint} Alice" in out
+    assert "does not trust this key yet: add it under trusted-keys:" in out
+    assert f"\n  - fingerprint: {alice.fingerprint}" in out
+    data = key_file(project, alice).read_bytes()
+    assert data.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    assert b"PRIVATE" not in data
+    assert holds(key_file(project, alice)) == [alice.fingerprint]
+
+
+def test_export_of_an_unknown_key(project: Project, auditors: Auditors,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GNUPGHOME", auditors.home)
+    assert main(["keys", "export", "nobody@example.org"]) == 2
+    assert "no key nobody@example.org in your GnuPG keyring" in capsys.readouterr().err
+    assert list((project.root / "keys").iterdir()) == []
+    assert main(["keys", "export", "example.org"]) == 2  # matches every auditor
+    assert "keys match 'example.org'" in capsys.readouterr().err
+
+
+def test_list_shows_expiry_revocation_and_trust(project: Project, auditors: Auditors,
+                                                keys: dict[str, Key],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    revoked = auditors.keys.get("krevoked") or auditors.create("krevoked")
+    auditors.revoke(revoked)
+    for k in (keys["alice"], keys["carol"], keys["erin"], revoked):
+        project.add_key(k)
+    project.policy([keys["alice"], keys["bob"]])
+    assert main(["keys", "list"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    alice = next(x for x in lines if x.startswith(keys["alice"].fingerprint))
+    assert "valid, expires 20" in alice and "trusted as Alice" in alice
+    assert "    Alice <alice@example.org>" in lines
+    carol = next(x for x in lines if x.startswith(keys["carol"].fingerprint))
+    assert "not trusted by the policy" in carol
+    erin = next(x for x in lines if x.startswith(keys["erin"].fingerprint))
+    assert "expired on 2020-01-02" in erin
+    assert "is revoked" in next(x for x in lines if x.startswith(revoked.fingerprint))
+    assert f"!! {keys['bob'].fingerprint} (Bob) is trusted by the policy but not in keys/" in out
+
+
+def test_add_a_key_file(project: Project, auditors: Auditors, keys: dict[str, Key],
+                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bob = keys["bob"]
+    (tmp_path / "bob.asc").write_bytes(auditors.export(bob))
+    assert main(["keys", "add", str(tmp_path / "bob.asc")]) == 0
+    assert f"wrote keys/{bob.fingerprint}.asc" in capsys.readouterr().out
+    assert holds(key_file(project, bob)) == [bob.fingerprint]
+
+
+@pytest.mark.parametrize("case", ["two keys", "expired", "revoked", "secret", "garbage"])
+def test_add_refuses(case: str, project: Project, auditors: Auditors, keys: dict[str, Key],
+                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    alice, bob = keys["alice"], keys["bob"]
+    if case == "two keys":
+        data, message = auditors.export(alice) + auditors.export(bob), "found 2"
+    elif case == "expired":
+        data, message = auditors.export(keys["erin"]), "expired on 2020-01-02; not added"
+    elif case == "revoked":
+        revoked = auditors.keys.get("krevoked") or auditors.create("krevoked")
+        auditors.revoke(revoked)
+        data, message = auditors.export(revoked), "is revoked; not added"
+    elif case == "secret":
+        data = auditors.gpg("--armor", "--export-secret-keys", alice.fingerprint)
+        message = "holds a SECRET key"
+    else:
+        data, message = b"not a key", "expected exactly one public key, found 0"
+    (tmp_path / "key.asc").write_bytes(data)
+    assert main(["keys", "add", str(tmp_path / "key.asc")]) == 2
+    assert message in capsys.readouterr().err
+    assert list((project.root / "keys").iterdir()) == []
+
+
+def test_add_never_drops_a_revocation_the_ledger_holds(project: Project, auditors: Auditors,
+                                                       tmp_path: Path, capsys) -> None:
+    key = auditors.create("krevoked2")
+    (tmp_path / "before.asc").write_bytes(auditors.export(key))  # exported before revocation
+    auditors.revoke(key)
+    project.add_key(key)
+    before = key_file(project, key).read_bytes()
+    assert main(["keys", "add", str(tmp_path / "before.asc")]) == 2
+    assert "is revoked; not added" in capsys.readouterr().err
+    assert key_file(project, key).read_bytes() == before
+
+
+def test_missing_file(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "add", "nope.asc"]) == 2
+    assert "nope.asc: cannot read the key file" in capsys.readouterr().err

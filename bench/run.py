@@ -27,13 +27,14 @@ from package_trust import lockfile, statement  # noqa: E402
 from package_trust.names import is_valid_name, is_valid_version  # noqa: E402
 from support import Auditors, Key, integrity_of  # noqa: E402
 
-LOCKFILE = BENCH / "data" / "package-lock.json"
+# The lockfile the tests use too (npm/cli's large-install fixture: see its SOURCES.md).
+LOCKFILE = REPO / "tests" / "data" / "lockfiles" / "large-install-v3-aliases" / "package-lock.json"
 WORK = BENCH / "work"
-WORKLOAD_ID = "3"  # change to rebuild every existing bench/work/
+WORKLOAD_ID = "4"  # change to rebuild every existing bench/work/
 REVIEWERS = ("ada", "ken")
 CHANGED = 10  # packages changed per incremental run
 UNRELATED = 100_000  # statements for other packages in the big ledger
-VERSIONS_PER_NAME = 5
+VERSIONS_PER_NAME = 10
 NAMES = ("parse-only", "gpg --verify", "cold", "warm", "incremental", "warm, 100k ledger")
 TARGETS = {"warm": 3.0, "cold": 0.6, "incremental": 10, "big ledger": 1.10, "memory MB": 150}
 
@@ -143,15 +144,21 @@ def policy(keys: list[Key], ledger: str) -> str:
 
 
 def big_ledger() -> None:
-    """bench/work/ledger-100k: the ledger (hard links) plus UNRELATED cheap statements."""
+    """bench/work/ledger-100k: the ledger plus UNRELATED statements for other packages.
+
+    Every file is a hard link (to one of the two reviewers' statements of some package):
+    the check never reads them, and a copy of each would cost 400 MB of disk.
+    """
     big = WORK / "ledger-100k"
     shutil.copytree(WORK / "ledger", big, copy_function=os.link)
-    filler = next((WORK / "ledger" / "signatures").glob("*/*/*.sig")).read_bytes()
-    for n in range(UNRELATED // VERSIONS_PER_NAME):
+    fillers = sorted(next((WORK / "ledger" / "signatures").glob("*/*/")).iterdir())
+    per_version = len(fillers)
+    for n in range(UNRELATED // (VERSIONS_PER_NAME * per_version)):
         for v in range(VERSIONS_PER_NAME):
             folder = big / "signatures" / f"unrelated-package-{n}" / f"1.0.{v}"
             folder.mkdir(parents=True)
-            (folder / "statement.sig").write_bytes(filler)
+            for filler in fillers:
+                os.link(filler, folder / filler.name)
 
 
 # -- measuring ------------------------------------------------------------------------------

@@ -77,3 +77,18 @@ def test_gpg_missing_is_an_error(project: Project, keys: dict[str, Key],
     monkeypatch.setenv("PATH", "/nonexistent")
     assert main(["check"]) == 2
     assert "gpg (GnuPG) is not installed" in capsys.readouterr().err
+
+
+def test_hook_passing_only_policy_files_checks_the_lockfile(
+    project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pre-commit passes what changed: the policy or its lock alone re-check the lockfile."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({"left-pad": "1.3.0"})
+    for changed in (["trust-policy.yml"], ["trust-policy.lock"]):
+        assert main(["check", *changed]) == 1
+        assert "left-pad@1.3.0: unaudited" in capsys.readouterr().out
+    (project.root / "package-lock.json").unlink()
+    assert main(["check", "trust-policy.yml"]) == 0
+    assert "No packages to check" in capsys.readouterr().out

@@ -13,10 +13,11 @@ entry is reused only while everything that made it good still holds:
   own cleartext, the remembered signer and times those in its signature packet.
 
 Anything else (a miss, a malformed row, a locked, corrupt or unreadable database) means
-gpg verifies afresh; a corrupt database is deleted and rebuilt. Failures are never kept.
-The engine still binds every statement to the package's name, version and integrity and
-to the policy's trusted keys. gpg's listing of the keys is cached too, keyed by the key
-files' bytes, so a check answered entirely from the cache starts no gpg process.
+gpg verifies afresh; a corrupt database is deleted and rebuilt (cachedb.py). Failures are
+never kept. The engine still binds every statement to the package's name, version and
+integrity and to the policy's trusted keys. gpg's listing of the keys is cached too,
+keyed by the key files' bytes and the gpg binary, for a day at most, so a check answered
+entirely from the cache starts no gpg process; the keyring is built only for a miss.
 
 Threat model: the cache lives in a folder the user owns, mode 0700 (any other folder is
 not used). Whoever can write there can already change the user's hook, virtualenv or
@@ -27,34 +28,17 @@ gpg, so the cache does not defend against them beyond the checks above. Run with
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import sqlite3
-import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from package_trust import clearsign
+from package_trust.cachedb import Store
 from package_trust.gpg import KeyInfo, Keyring, Verification, check_key, gpg_binary
 
 NO_CACHE_ENV = "PACKAGE_TRUST_NO_CACHE"
-FILE_NAME = "verifications.sqlite3"
-SCHEMA_VERSION = 1
-KEYRING_TTL = 24 * 3600  # a keyring listing is rebuilt at least daily
-MAX_ENTRIES = 200_000
-BUSY_SECONDS = 10.0
-_CHUNK = 500  # statements per SELECT
-_FIELDS = "plaintext, primary_key, signer, signed_at, expires, uid, key_digest, gpg, valid_until"
-_SCHEMA = (
-    "CREATE TABLE verification (statement BLOB PRIMARY KEY, plaintext BLOB NOT NULL, "
-    "primary_key TEXT NOT NULL, signer TEXT NOT NULL, signed_at INTEGER, expires INTEGER, "
-    "uid TEXT, key_digest TEXT NOT NULL, gpg TEXT NOT NULL, valid_until INTEGER, "
-    "stored_at INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE keyring (id TEXT PRIMARY KEY, listing TEXT NOT NULL, "
-    "valid_until INTEGER NOT NULL) WITHOUT ROWID",
-)
 T = TypeVar("T")
 _INT_OR_NONE = (int, type(None))
 _STR_OR_NONE = (str, type(None))
@@ -73,7 +57,10 @@ def directory() -> Path:
 
 def open_verifier(key_data: list[bytes]) -> CachedVerifier | Keyring:
     """The verifier a check uses: the cache in front of a keyring, unless disabled."""
-    store = Store.open() if enabled() else None
+    try:
+        store = Store.open(directory()) if enabled() else None
+    except RuntimeError:  # no home folder: no cache
+        store = None
     if store is None:
         return Keyring(key_data)
     try:
@@ -81,127 +68,6 @@ def open_verifier(key_data: list[bytes]) -> CachedVerifier | Keyring:
     except BaseException:
         store.close()
         raise
-
-
-class Store:
-    """The cache database. A database error is a miss, never a crash."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-        try:
-            self._db = _connect(path)
-        except sqlite3.Error as e:
-            if type(e) is not sqlite3.DatabaseError:
-                raise
-            self._rebuild()
-
-    @classmethod
-    def open(cls, folder: Path | None = None) -> Store | None:
-        """The store in ``folder`` (default: ``directory()``), or None when unusable."""
-        try:
-            folder = folder or directory()
-            _private_folder(folder)
-            return cls(folder / FILE_NAME)
-        except (OSError, RuntimeError, sqlite3.Error):
-            return None
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def get_many(self, ids: Sequence[bytes]) -> dict[bytes, tuple[Any, ...]]:
-        """The rows stored for these statement hashes."""
-
-        def get(db: sqlite3.Connection) -> dict[bytes, tuple[Any, ...]]:
-            rows: dict[bytes, tuple[Any, ...]] = {}
-            for at in range(0, len(ids), _CHUNK):
-                chunk = ids[at : at + _CHUNK]
-                sql = (
-                    f"SELECT statement, {_FIELDS} FROM verification "
-                    f"WHERE statement IN ({','.join('?' * len(chunk))})"
-                )
-                rows.update((row[0], row[1:]) for row in db.execute(sql, chunk))
-            return rows
-
-        return self._run(get) or {}
-
-    def put_many(self, rows: list[tuple[Any, ...]], now: float) -> None:
-        """Store rows: the statement's hash, then the fields named in ``_FIELDS``."""
-
-        def put(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.executemany(
-                    f"INSERT OR REPLACE INTO verification (statement, {_FIELDS}, stored_at) "
-                    f"VALUES ({','.join('?' * 11)})",
-                    [(*row, int(now)) for row in rows],
-                )
-
-        if rows:
-            self._run(put)
-
-    def keyring(self, listing_id: str, now: float) -> dict[str, KeyInfo] | None:
-        """The keyring listing stored under ``listing_id``, while it is fresh."""
-
-        def get(db: sqlite3.Connection) -> str | None:
-            row = db.execute(
-                "SELECT listing FROM keyring WHERE id = ? AND valid_until > ?",
-                (listing_id, now),
-            ).fetchone()
-            return row[0] if row and isinstance(row[0], str) else None
-
-        text = self._run(get)
-        return _load_listing(text) if text is not None else None
-
-    def put_keyring(self, listing_id: str, keys: dict[str, KeyInfo], now: float) -> None:
-        """Store a listing until the day ends or a key expires; prune what has lapsed."""
-        expiries = [
-            t
-            for k in keys.values()
-            for t in (k.expires, *k.subkey_expires.values())
-            if t is not None and t > now
-        ]
-        until = int(min([now + KEYRING_TTL, *expiries]))
-
-        def put(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute("DELETE FROM keyring WHERE valid_until <= ?", (now,))
-                db.execute("DELETE FROM verification WHERE valid_until <= ?", (now,))
-                (count,) = db.execute("SELECT count(*) FROM verification").fetchone()
-                if count > MAX_ENTRIES:
-                    db.execute(
-                        "DELETE FROM verification WHERE statement IN (SELECT statement FROM "
-                        "verification ORDER BY stored_at LIMIT ?)",
-                        (count - MAX_ENTRIES,),
-                    )
-                db.execute(
-                    "INSERT OR REPLACE INTO keyring (id, listing, valid_until) VALUES (?, ?, ?)",
-                    (listing_id, _dump_listing(keys), until),
-                )
-
-        self._run(put)
-
-    def _run(self, action: Callable[[sqlite3.Connection], T]) -> T | None:
-        """Run ``action``; on a corrupt database, start a new one; on any error, None."""
-        if self._db is None:
-            return None
-        try:
-            return action(self._db)
-        except sqlite3.Error as e:  # locked, read-only, full: skip; not a database: rebuild
-            if type(e) is sqlite3.DatabaseError:
-                self._rebuild()
-            return None
-
-    def _rebuild(self) -> None:
-        """Replace a corrupt database with an empty one (or none, if that fails too)."""
-        self.close()
-        try:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._db = _connect(self.path)
-        except (OSError, sqlite3.Error):
-            self._db = None
 
 
 class CachedVerifier:
@@ -281,6 +147,8 @@ class CachedVerifier:
             and type(until) in _INT_OR_NONE
         ):
             return None
+        if signed_at is None or signed_at > now:  # the clock went back: gpg would refuse it
+            return None
         v = Verification(plaintext, primary, signer, signed_at, expires, uid)
         limit = _valid_until(v, key)
         if (until is not None and now >= until) or (limit is not None and now >= limit):
@@ -331,75 +199,3 @@ def _valid_until(v: Verification, key: KeyInfo) -> int | None:
     subkey = key.subkey_expires.get(v.signer or "") if v.signer != key.fingerprint else None
     times = [t for t in (v.expires, key.expires, subkey) if t is not None]
     return min(times) if times else None
-
-
-def _private_folder(folder: Path) -> None:
-    """Create ``folder`` (mode 0700); refuse a link or another user's folder."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = os.lstat(folder)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise OSError(f"{folder} is not a folder of this user")
-    if st.st_mode & 0o077:
-        os.chmod(folder, 0o700)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open the database, creating or upgrading its tables when needed."""
-    db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
-    try:
-        db.execute("PRAGMA synchronous=NORMAL")  # with WAL: consistent, not always durable
-        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            db.execute("PRAGMA journal_mode=WAL")
-            with _transaction(db):
-                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                    db.execute("DROP TABLE IF EXISTS verification")
-                    db.execute("DROP TABLE IF EXISTS keyring")
-                    for sql in _SCHEMA:
-                        db.execute(sql)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an error."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, t: type[BaseException] | None, *_: object) -> None:
-        self._db.execute("COMMIT" if t is None else "ROLLBACK")
-
-
-def _dump_listing(keys: dict[str, KeyInfo]) -> str:
-    return json.dumps([
-        [k.fingerprint, list(k.uids), k.expires, k.revoked, k.subkeys, k.digest,
-         k.subkey_expires]
-        for k in keys.values()
-    ])
-
-
-def _load_listing(text: str) -> dict[str, KeyInfo] | None:
-    """The listing ``_dump_listing`` wrote, or None if it is not exactly that shape."""
-    try:
-        keys = {}
-        for fpr, uids, expires, revoked, subkeys, digest, subkey_expires in json.loads(text):
-            if not (
-                isinstance(fpr, str) and isinstance(digest, str) and type(revoked) is bool
-                and isinstance(uids, list) and all(isinstance(u, str) for u in uids)
-                and (expires is None or type(expires) is int)
-                and isinstance(subkeys, dict) and isinstance(subkey_expires, dict)
-                and all(type(r) is bool for r in subkeys.values())
-                and all(t is None or type(t) is int for t in subkey_expires.values())
-            ):
-                return None
-            keys[fpr] = KeyInfo(fpr, tuple(uids), expires, revoked, subkeys, digest,
-                                subkey_expires)
-        return keys
-    except (ValueError, TypeError):
-        return None

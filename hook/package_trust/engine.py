@@ -63,7 +63,7 @@ def check(
         packages=[],
         ledgers=[LedgerInfo(ledger.description, ledger.revision) for ledger in ledgers],
         # a ledger's own notices, such as a git ledger read from an old cached copy
-        notices=[n for ledger in ledgers for n in getattr(ledger, "notices", ())],
+        notices=[n for ledger in ledgers for n in ledger.notices],
     )
     to_verify: list[tuple[PackageResult, bytes | None]] = []
     for g in groups:

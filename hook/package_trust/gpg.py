@@ -26,7 +26,7 @@ from package_trust.errors import GpgError
 
 CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
 MAX_STATEMENT_BYTES = 64 * 1024
-_BAD = {
+BAD_STATUS = {
     "BADSIG": "bad signature: the statement was altered after signing",
     "EXPSIG": "the signature has expired",
     "EXPKEYSIG": "signed by an expired key",
@@ -38,6 +38,7 @@ _BASE_ARGS = [
     "--no-autostart",
     "--no-auto-key-retrieve",
     "--no-auto-key-locate",
+    "--no-random-seed-file",  # parallel gpg processes would queue for its lock
     "--trust-model",
     "always",
 ]
@@ -311,7 +312,8 @@ def parse_status(lines: list[list[str]], plaintext: bytes | None) -> Verificatio
     """Judge one statement from gpg's status lines (keyword first, split on spaces)."""
     keywords = [w[0] for w in lines]
     sigs = keywords.count("NEWSIG")
-    uid = next((" ".join(w[2:]) for w in lines if w[0] in ("GOODSIG", *_BAD) and len(w) > 2), None)
+    named = ("GOODSIG", *BAD_STATUS)
+    uid = next((" ".join(w[2:]) for w in lines if w[0] in named and len(w) > 2), None)
     validsig = next((w for w in lines if w[0] == "VALIDSIG" and len(w) >= 11), None)
     primary = validsig[10] if validsig else None
     signer = validsig[1] if validsig else None
@@ -322,7 +324,7 @@ def parse_status(lines: list[list[str]], plaintext: bytes | None) -> Verificatio
     def result(problem: str | None) -> Verification:
         return Verification(plaintext, primary, signer, signed_at, expires, uid, problem)
 
-    for keyword, problem in _BAD.items():
+    for keyword, problem in BAD_STATUS.items():
         if keyword in keywords:
             return result(problem)
     errsig = next((w for w in lines if w[0] == "ERRSIG"), None)

@@ -14,7 +14,7 @@ import yaml
 
 from package_trust.atomic import write_atomic
 from package_trust.errors import LedgerError, PolicyError
-from package_trust.policy import LedgerSpec, _Reader
+from package_trust.policy import LedgerSpec, YamlReader
 
 HEADER = (
     "# Written by `package-trust ledger lock`: the commit each git ledger is read at.\n"
@@ -46,7 +46,7 @@ def load(path: Path) -> list[Pin] | None:
         return None
     except (OSError, UnicodeDecodeError) as e:
         raise PolicyError(f"cannot read the lock file: {e}", path) from None
-    r = _Reader(path)
+    r = YamlReader(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:

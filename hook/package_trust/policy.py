@@ -15,7 +15,7 @@ import yaml
 from package_trust.errors import PolicyError
 
 DEFAULT_NAME = "trust-policy.yml"
-_FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
+FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Policy:
         return next((e for e in self.exemptions if e.matches(name, version)), None)
 
 
-class _Reader:
+class YamlReader:
     """Walks the YAML node tree, so that every error can give a line."""
 
     def __init__(self, path: Path):
@@ -138,7 +138,7 @@ def load(path: Path) -> Policy:
 
 def parse(path: Path, text: str) -> Policy:
     """Validate policy ``text`` read from ``path``."""
-    r = _Reader(path)
+    r = YamlReader(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -188,11 +188,11 @@ def parse(path: Path, text: str) -> Policy:
     return Policy(path, minimum, keys, ledgers, exemptions)
 
 
-def _trusted_key(r: _Reader, node: yaml.Node) -> TrustedKey:
+def _trusted_key(r: YamlReader, node: yaml.Node) -> TrustedKey:
     m = r.mapping(node, "a trusted key", {"fingerprint"}, {"name"})
     raw = r.scalar(m["fingerprint"], "fingerprint")
     fingerprint = raw.replace(" ", "").upper()
-    if not _FINGERPRINT.match(fingerprint):
+    if not FINGERPRINT.match(fingerprint):
         hint = (
             "a short key ID is not enough" if re.fullmatch(r"(0X)?[0-9A-F]{8,16}", fingerprint)
             else "expected 40 hexadecimal digits"
@@ -202,7 +202,7 @@ def _trusted_key(r: _Reader, node: yaml.Node) -> TrustedKey:
     return TrustedKey(fingerprint, name, node.start_mark.line + 1)
 
 
-def _ledger(r: _Reader, node: yaml.Node) -> LedgerSpec:
+def _ledger(r: YamlReader, node: yaml.Node) -> LedgerSpec:
     m = r.mapping(node, "a ledger", set(), {"path", "git", "ref"})
     if "git" not in m and "path" not in m:
         raise r.fail("a ledger needs path: (a folder) or git: (a repository URL)", node)
@@ -214,7 +214,7 @@ def _ledger(r: _Reader, node: yaml.Node) -> LedgerSpec:
     return LedgerSpec(path=path, line=node.start_mark.line + 1, git=git, ref=ref)
 
 
-def _exemption(r: _Reader, node: yaml.Node) -> Exemption:
+def _exemption(r: YamlReader, node: yaml.Node) -> Exemption:
     m = r.mapping(node, "an exemption", {"package", "reason"}, {"expires"})
     package = r.string(m["package"], "package")
     reason = r.string(m["reason"], "reason")

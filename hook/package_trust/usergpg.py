@@ -16,7 +16,7 @@ import gnupg
 
 from package_trust.errors import GpgError
 from package_trust.gpg import gpg_binary
-from package_trust.policy import _FINGERPRINT
+from package_trust.policy import FINGERPRINT
 
 # gpg's status keywords when it could not sign, and what they mean for the auditor
 _SIGN_FAILURES = {
@@ -36,7 +36,7 @@ class SigningError(GpgError):
 def full_fingerprint(text: str) -> str:
     """A full fingerprint (spaces allowed), upper-case; a short key ID is refused."""
     fingerprint = text.replace(" ", "").upper().removeprefix("0X")
-    if not _FINGERPRINT.match(fingerprint):
+    if not FINGERPRINT.match(fingerprint):
         raise GpgError(
             f"{text!r} is not a full key fingerprint (40 hexadecimal digits); "
             "see: gpg --list-secret-keys --with-colons"

@@ -11,6 +11,7 @@ from package_trust.atomic import write_atomic
 from package_trust.errors import LockfileError, PackageTrustError
 from package_trust.gpg import Keyring
 from package_trust.ledger import FolderLedger, Ledger, open_ledgers
+from package_trust.lock import lock_path
 from package_trust.output import FORMATS, github
 from package_trust.result import CheckResult
 
@@ -25,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="LOCKFILE",
         help="lockfiles to check (default: ./package-lock.json or ./npm-shrinkwrap.json); "
-        "a policy file named here is ignored, so the pre-commit hook can pass what changed",
+        "the policy or its .lock file named here is ignored, so the pre-commit hook can pass "
+        "what changed",
     )
     parser.add_argument(
         "--policy", type=Path, default=Path(policy.DEFAULT_NAME), help="default: %(default)s"
@@ -88,7 +90,9 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
     Named only the policy (the hook, when trust-policy.yml alone changed), a project
     with no lockfile yet has nothing to check.
     """
-    named = [f for f in files if f.name != policy_path.name and f.name != policy.DEFAULT_NAME]
+    policy_files = {policy_path.name, policy.DEFAULT_NAME, lock_path(policy_path).name,
+                    lock_path(Path(policy.DEFAULT_NAME)).name}
+    named = [f for f in files if f.name not in policy_files]
     if named:
         return list(dict.fromkeys(named))
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from package_trust import engine, lockfile, packages, policy, statement, workspace
 from package_trust.errors import LockfileError
-from package_trust.gpg import _BAD, KeyInfo, Verification
+from package_trust.gpg import BAD_STATUS, KeyInfo, Verification
 from package_trust.ledger import Ledger, open_ledgers
 from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.registry import Registry
@@ -110,13 +110,13 @@ def outcome(s: StatementResult, v: Verification | None, key: KeyInfo | None) -> 
         return "unreadable"
     if v.good:
         return "good" if s.trusted else "untrusted"
-    if v.problem == _BAD["BADSIG"]:
+    if v.problem == BAD_STATUS["BADSIG"]:
         return "bad signature"
     if key is None:
         return "unknown key" if v.problem and "key" in v.problem else "unreadable"
-    if key.revoked or key.subkeys.get(v.signer or "") or v.problem == _BAD["REVKEYSIG"]:
+    if key.revoked or key.subkeys.get(v.signer or "") or v.problem == BAD_STATUS["REVKEYSIG"]:
         return "revoked"
-    if key.expired(time.time()) or v.problem in (_BAD["EXPKEYSIG"], _BAD["EXPSIG"]):
+    if key.expired(time.time()) or v.problem in (BAD_STATUS["EXPKEYSIG"], BAD_STATUS["EXPSIG"]):
         return "expired"
     return "bad signature"
 

@@ -24,6 +24,7 @@ class FolderLedger:
         self.root = root
         self._description = description or str(root)
         self._revision = revision
+        self.notices: list[str] = []
         if not (root / "keys").is_dir():
             raise LedgerError("not a ledger: it has no keys/ folder", root)
 

@@ -29,6 +29,10 @@ class Ledger(Protocol):
     def revision(self) -> str | None:
         """The commit it was read at, when it has one."""
 
+    @property
+    def notices(self) -> list[str]:
+        """What a report should say about how the ledger was read (e.g. an old copy)."""
+
     def key_files(self) -> list[LedgerFile]:
         """Every public key file under keys/."""
 

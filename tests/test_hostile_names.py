@@ -112,3 +112,11 @@ def test_statement_path_proves_nothing(project: Project, keys: dict[str, Key],
                                       fake_integrity("left-pad", "1.3.0"))
     project.add_statement("left-pad", "1.3.0", data)
     assert main(["check"]) == 1
+
+
+@pytest.mark.parametrize("name", ["left-pad\n", "left-pad\n../x"])
+def test_trailing_newline_is_not_a_valid_name(name: str) -> None:
+    from package_trust.names import is_valid_name, is_valid_version
+
+    assert not is_valid_name(name)
+    assert not is_valid_version("1.3.0\n")

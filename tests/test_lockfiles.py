@@ -26,7 +26,7 @@ EXPECTED = {
     "v2-bundled": {"registry": 292, "bundled": 129},
     "v2-external-link": {"link": 8, "registry": 7},
     "v2-git-dep": {"other": 1},
-    "v2-install-types-aliases": {"registry": 16, "bundled": 3, "other": 7, "link": 6},
+    "v2-install-types-aliases": {"registry": 16, "bundled": 3, "other": 11, "link": 2},
     "v2-pnpm-layout": {"registry": 8, "link": 9},
 }
 
@@ -127,3 +127,36 @@ def test_missing_lockfile(project: Project, keys: dict[str, Key], capsys) -> Non
 def test_lockfile_error_type() -> None:
     with pytest.raises(LockfileError):
         lockfile.load(Path("/nonexistent/package-lock.json"))
+
+
+def test_v2_legacy_section_that_disagrees_is_checked_too(
+    project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """npm 6 installs a v2 lockfile from "dependencies": it cannot hide a package."""
+    from support import fake_integrity
+
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    good = fake_integrity("left-pad", "1.3.0")
+    data = {"lockfileVersion": 2, "packages": {"": {}, "node_modules/left-pad": {
+        "version": "1.3.0", "resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz",
+        "integrity": good}},
+        "dependencies": {"left-pad": {"version": "1.3.0", "integrity": good}}}
+    lock = project.root / "package-lock.json"
+    lock.write_text(json.dumps(data))
+    assert main(["check"]) == 0
+    capsys.readouterr()
+    data["dependencies"]["left-pad"]["integrity"] = fake_integrity("evil", "1")
+    data["dependencies"]["evil"] = {"version": "git+ssh://git@example.org/evil.git#abc"}
+    lock.write_text(json.dumps(data))
+    assert main(["check", "--format", "json"]) == 1
+    failing = {(p["name"], p["status"]) for p in json.loads(capsys.readouterr().out)["packages"]
+               if p["status"] != "audited"}
+    assert failing == {("left-pad", "unaudited"), ("evil", "unverifiable")}
+
+
+def test_v1_file_tarball_is_not_first_party() -> None:
+    lf = lockfile.load(DATA / "lockfiles/v2-install-types-aliases/package-lock.json")
+    tarballs = [d for d in lf.dependencies if d.version.endswith(".tgz")]
+    assert tarballs and all(d.source.value == "other" for d in tarballs)

@@ -272,3 +272,59 @@ def test_seed_ledger_reads_unchanged(monkeypatch: pytest.MonkeyPatch, capsys) ->
     assert (pkg["name"], pkg["version"], pkg["status"], pkg["signatures"]) == (
         "left-pad", "1.3.0", "audited", 1)
     assert pkg["statements"][0]["fingerprint"] == "17935F3D5F718537ADFFD86E0D69DA94A12EB985"
+
+
+def test_two_different_sha512_in_integrity_is_unverifiable(
+    alice_project: Project, keys: dict[str, Key], capsys
+) -> None:
+    """npm installs a tarball matching any listed sha512: an audit of one covers nothing."""
+    alice_project.sign(keys["alice"], "left-pad", "1.3.0")
+    lock = alice_project.root / "package-lock.json"
+    data = json.loads(lock.read_text())
+    entry = data["packages"]["node_modules/left-pad"]
+    entry["integrity"] += " " + fake_integrity("evil", "1.0.0")
+    lock.write_text(json.dumps(data))
+    code, report = check_json(capsys)
+    assert code == 1
+    assert only(report)["status"] == "unverifiable"
+
+
+def test_rejection_by_a_since_expired_key_still_rejects(
+    alice_project: Project, keys: dict[str, Key], auditors: Auditors, capsys
+) -> None:
+    """erin rejected it in 2020 and her key has expired since: fail closed."""
+    alice_project.sign(keys["alice"], "left-pad", "1.3.0")
+    data = auditors.statement(keys["erin"], "left-pad", "1.3.0", past=True, verdict="rejected")
+    alice_project.add_statement("left-pad", "1.3.0", data, "erin.sig")
+    code, report = check_json(capsys)
+    assert code == 1
+    pkg = only(report)
+    assert (pkg["status"], pkg["rejected_by"]) == ("rejected", ["Erin"])
+
+
+def test_expired_key_audit_does_not_count_but_is_reported(
+    alice_project: Project, keys: dict[str, Key], auditors: Auditors, capsys
+) -> None:
+    alice_project.sign(keys["alice"], "left-pad", "1.3.0")
+    data = auditors.statement(keys["erin"], "left-pad", "1.3.0", past=True)
+    alice_project.add_statement("left-pad", "1.3.0", data, "erin.sig")
+    code, report = check_json(capsys)
+    assert code == 0
+    erin = next(s for s in only(report)["statements"] if s["origin"].endswith("erin.sig"))
+    assert (erin["counted"], erin["rejects"]) == (False, False)
+    assert "expired key" in erin["problem"]
+
+
+def test_sha1_signature_does_not_count(alice_project: Project, keys: dict[str, Key],
+                                       auditors: Auditors, capsys) -> None:
+    body = json.dumps({"package": "left-pad", "version": "1.3.0",
+                       "hash": {"sha512": fake_integrity("left-pad", "1.3.0")[7:]}})
+    try:
+        data = auditors.gpg("--digest-algo", "SHA1", "--local-user",
+                            keys["bob"].fingerprint + "!", "--clearsign", data=body.encode())
+    except RuntimeError:
+        pytest.skip("this gpg will not make SHA-1 signatures with this key")
+    alice_project.add_statement("left-pad", "1.3.0", data)
+    code, report = check_json(capsys)
+    assert code == 1
+    assert any("weak hash algorithm (SHA-1)" in p for p in only(report)["problems"])

@@ -148,7 +148,7 @@ def _unverifiable(dep: Dependency) -> str | None:
     if not dep.integrity:
         return "no integrity in the lockfile: cannot be bound to an audit"
     if statement.sha512_of(dep.integrity) is None:
-        return "the lockfile's integrity has no sha512 hash (sha1 alone is too weak)"
+        return "the lockfile's integrity has not exactly one valid sha512 hash (sha1 is too weak)"
     return None
 
 
@@ -185,9 +185,9 @@ def _judge(
         who = s.signer or s.fingerprint or "?"
         if s.counted:
             counted.setdefault(s.fingerprint or "", who)
-        elif s.verdict == "rejected" and s.trusted and s.problem is None:
+        elif s.rejects:
             rejected.setdefault(s.fingerprint or "", who)
-        elif s.problem:
+        if s.problem:
             problems.append(f"{s.origin.rsplit('/', 1)[-1]}: {s.problem}")
     pkg.signatures, pkg.signers = len(counted), list(counted.values())
     pkg.problems.extend(problems)
@@ -219,21 +219,23 @@ def _judge_one(
         f.origin, counted=False, fingerprint=fpr, signer=signer, trusted=trusted,
         signed_at=v.signed_at,
     )
-    if not v.good or v.plaintext is None:
+    if not v.authentic or v.plaintext is None:
         return replace(r, problem=v.problem)
     try:
         st = statement.parse(v.plaintext)
     except statement.StatementError as e:
-        return replace(r, problem=str(e))
+        return replace(r, problem=v.problem or str(e))
     r = replace(
         r, verdict=st.verdict, notes=st.notes, time=st.time, sha512=st.sha512, sha1=st.sha1
     )
     if (st.package, st.version) != (pkg.name, pkg.version):
         return replace(r, problem=f"signed for {st.package}@{st.version}, not this package")
     if not trusted:
-        return replace(r, problem=f"signed by untrusted key {fpr} ({signer})")
-    if st.verdict == "rejected":
-        return r
+        return replace(r, problem=v.problem or f"signed by untrusted key {fpr} ({signer})")
+    if st.verdict == "rejected":  # fail closed: honoured even from a lapsed key
+        return replace(r, rejects=True, problem=v.problem)
+    if not v.good:
+        return replace(r, problem=v.problem)
     if digest is None or statement.decode_b64(st.sha512) != digest:
         return replace(
             r, problem=f"integrity mismatch: {signer} signed a different tarball (hash.sha512)"

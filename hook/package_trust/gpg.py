@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +26,8 @@ from package_trust.errors import GpgError
 
 CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
 MAX_STATEMENT_BYTES = 64 * 1024
+# VALIDSIG's hash algorithm field: digests too weak to bind a statement (RFC 4880 9.4).
+WEAK_HASHES = {"1": "MD5", "2": "SHA-1", "3": "RIPEMD-160"}
 BAD_STATUS = {
     "BADSIG": "bad signature: the statement was altered after signing",
     "EXPSIG": "the signature has expired",
@@ -90,10 +92,19 @@ class Verification:
     expires: int | None = None  # signature expiry, seconds since the epoch
     uid: str | None = None
     problem: str | None = None  # None exactly when the signature is good
+    # gpg checked the signature over ``plaintext`` and it holds, but its key has expired
+    # or been revoked, or the signature has expired: not good enough to count an audit,
+    # good enough to honour a rejection (failing closed).
+    lapsed: bool = False
 
     @property
     def good(self) -> bool:
         return self.problem is None
+
+    @property
+    def authentic(self) -> bool:
+        """Whether the key made this signature over ``plaintext``, lapsed or not."""
+        return self.plaintext is not None and (self.good or self.lapsed)
 
 
 class Keyring:
@@ -290,22 +301,18 @@ def check_key(v: Verification, keys: dict[str, KeyInfo], now: float) -> Verifica
         return v
     key = keys.get(v.primary or "")
     if key is None:
-        return _replace(v, "signed by a key that is not in the keyring")
+        return replace(v, problem="signed by a key that is not in the keyring")
     if key.revoked:
-        return _replace(v, "signed by a revoked key")
+        return replace(v, problem="signed by a revoked key", lapsed=True)
     if key.expired(now):
-        return _replace(v, "signed by an expired key")
+        return replace(v, problem="signed by an expired key", lapsed=True)
     if v.signer != key.fingerprint:
         if key.subkeys.get(v.signer or "", True):
-            return _replace(v, "signed by a revoked or unknown subkey")
+            return replace(v, problem="signed by a revoked or unknown subkey", lapsed=True)
         expires = key.subkey_expires.get(v.signer or "")
         if expires is not None and expires <= now:
-            return _replace(v, "signed by an expired subkey")
+            return replace(v, problem="signed by an expired subkey", lapsed=True)
     return v
-
-
-def _replace(v: Verification, problem: str) -> Verification:
-    return Verification(v.plaintext, v.primary, v.signer, v.signed_at, v.expires, v.uid, problem)
 
 
 def parse_status(lines: list[list[str]], plaintext: bytes | None) -> Verification:
@@ -321,12 +328,19 @@ def parse_status(lines: list[list[str]], plaintext: bytes | None) -> Verificatio
     expiry = validsig[4] if validsig else ""
     expires = int(expiry) if expiry.isdigit() and expiry != "0" else None
 
-    def result(problem: str | None) -> Verification:
-        return Verification(plaintext, primary, signer, signed_at, expires, uid, problem)
+    def result(problem: str | None, lapsed: bool = False) -> Verification:
+        return Verification(plaintext, primary, signer, signed_at, expires, uid, problem, lapsed)
 
+    clean = (
+        sigs == 1
+        and validsig is not None
+        and not {"BADSIG", "ERRSIG", "FAILURE", "ERROR"} & set(keywords)
+    )
     for keyword, problem in BAD_STATUS.items():
         if keyword in keywords:
-            return result(problem)
+            return result(problem, lapsed=clean and keyword != "BADSIG")
+    if validsig is not None and validsig[8] in WEAK_HASHES:
+        return result(f"signed with a weak hash algorithm ({WEAK_HASHES[validsig[8]]})")
     errsig = next((w for w in lines if w[0] == "ERRSIG"), None)
     if errsig is not None:
         if "NO_PUBKEY" in keywords:

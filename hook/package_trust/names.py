@@ -19,14 +19,14 @@ MAX_VERSION_LENGTH = 256
 
 def is_valid_name(name: str) -> bool:
     """Whether ``name`` is a registry package name that is safe to use as a path."""
-    return len(name) <= MAX_NAME_LENGTH and _NAME.match(name) is not None and ".." not in name
+    return len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) is not None and ".." not in name
 
 
 def is_valid_version(version: str) -> bool:
     """Whether ``version`` is a plain (semver-like) version that is safe to use as a path."""
     return (
         len(version) <= MAX_VERSION_LENGTH
-        and _VERSION.match(version) is not None
+        and _VERSION.fullmatch(version) is not None
         and ".." not in version
     )
 

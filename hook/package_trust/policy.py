@@ -192,7 +192,7 @@ def _trusted_key(r: YamlReader, node: yaml.Node) -> TrustedKey:
     m = r.mapping(node, "a trusted key", {"fingerprint"}, {"name"})
     raw = r.scalar(m["fingerprint"], "fingerprint")
     fingerprint = raw.replace(" ", "").upper()
-    if not FINGERPRINT.match(fingerprint):
+    if not FINGERPRINT.fullmatch(fingerprint):
         hint = (
             "a short key ID is not enough" if re.fullmatch(r"(0X)?[0-9A-F]{8,16}", fingerprint)
             else "expected 40 hexadecimal digits"

@@ -26,6 +26,7 @@ class StatementResult:
 
     origin: str
     counted: bool  # a valid audit by a trusted key, bound to this package
+    rejects: bool = False  # a rejection by a trusted key, bound to this package
     problem: str | None = None  # why it does not count (None when counted)
     fingerprint: str | None = None  # the signer's primary key
     signer: str | None = None  # the policy's name for the key, else its user ID

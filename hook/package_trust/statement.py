@@ -57,12 +57,20 @@ def parse(signed_text: bytes) -> Statement:
 
 
 def sha512_of(integrity: str | None) -> bytes | None:
-    """The SHA-512 digest in an npm integrity string (several hashes may be listed)."""
+    """The SHA-512 digest in an npm integrity string, or None when there is not exactly one.
+
+    npm accepts a tarball that matches *any* listed hash of the strongest algorithm, so a
+    second, different sha512 could smuggle in a tarball nobody audited.
+    """
+    digests = set()
     for part in (integrity or "").split():
         algo, _, value = part.partition("-")
         if algo == "sha512":
-            return decode_b64(value.split("?")[0])
-    return None
+            digest = decode_b64(value.split("?")[0])
+            if digest is None or len(digest) != 64:
+                return None
+            digests.add(digest)
+    return digests.pop() if len(digests) == 1 else None
 
 
 def decode_b64(value: str) -> bytes | None:

@@ -36,7 +36,7 @@ class SigningError(GpgError):
 def full_fingerprint(text: str) -> str:
     """A full fingerprint (spaces allowed), upper-case; a short key ID is refused."""
     fingerprint = text.replace(" ", "").upper().removeprefix("0X")
-    if not FINGERPRINT.match(fingerprint):
+    if not FINGERPRINT.fullmatch(fingerprint):
         raise GpgError(
             f"{text!r} is not a full key fingerprint (40 hexadecimal digits); "
             "see: gpg --list-secret-keys --with-colons"

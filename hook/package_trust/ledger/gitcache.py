@@ -95,12 +95,12 @@ def _message(lines: list[str]) -> str:
 
 
 def is_commit_id(ref: str) -> bool:
-    return _COMMIT.match(ref) is not None
+    return _COMMIT.fullmatch(ref) is not None
 
 
 def is_safe_ref(ref: str) -> bool:
     """A branch or tag name (or refs/...), with none of git's revision syntax."""
-    return _REF.match(ref) is not None and ".." not in ref and not ref.endswith((".", "/"))
+    return _REF.fullmatch(ref) is not None and ".." not in ref and not ref.endswith((".", "/"))
 
 
 def max_age() -> int:
@@ -108,7 +108,7 @@ def max_age() -> int:
     raw = os.environ.get(MAX_AGE_ENV)
     if raw is None:
         return DEFAULT_MAX_AGE
-    m = _DURATION.match(raw)
+    m = _DURATION.fullmatch(raw)
     if m is None:
         raise PackageTrustError(
             f"{MAX_AGE_ENV}={raw!r} is not a duration (seconds, or a number with s, m, h or d)"

@@ -14,6 +14,7 @@ from package_trust.lockfile.interface import Dependency, Lockfile, Source
 NAMES = ("package-lock.json", "npm-shrinkwrap.json")
 _KEY_LINE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{', re.MULTILINE)
 _MODULES = "node_modules/"
+_TARBALLS = (".tgz", ".tar.gz", ".tar")
 
 
 class NpmLockfileParser:
@@ -37,10 +38,26 @@ class NpmLockfileParser:
         if version >= 2 and packages is not None:
             if not isinstance(packages, dict):
                 raise LockfileError('"packages" must be an object', path, lines.get("packages"))
-            deps = list(_from_packages(path, packages, lines))
+            deps = _from_packages(path, packages, lines)
+            # npm 6 installs a v2 lockfile from "dependencies": check what it says too.
+            by_path = {d.path: d for d in deps}
+            legacy = _from_dependencies(path, data.get("dependencies") or {}, "", lines)
+            deps += [d for d in legacy if not _agrees(by_path.get(d.path), d)]
         else:
             deps = list(_from_dependencies(path, data.get("dependencies") or {}, "", lines))
         return Lockfile(path=path, dependencies=deps)
+
+
+def _agrees(new: Dependency | None, old: Dependency) -> bool:
+    """Whether a v2 lockfile's two sections say the same of one install path."""
+    if old.source in (Source.LINK, Source.BUNDLED):  # skipped either way
+        return True
+    if new is None:
+        return False
+    if old.source is Source.REGISTRY:
+        return (new.source, new.name, new.version, new.integrity) == (
+            Source.REGISTRY, old.name, old.version, old.integrity)
+    return new.source is old.source
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -113,14 +130,20 @@ def _from_dependencies(
     for key, raw in dependencies.items():
         line = lines.get(key)
         entry = _entry(path, key, raw, line)
-        where = f"{parent}{_MODULES}{key}"
+        # Not a package but a folder holding packages (npm 7's v2 files: "../a", ".pnpm/…")
+        outside = key.startswith(".")
+        where = key if key.startswith("../") else f"{parent}{_MODULES}{key}"
         name, version = key, _str(entry.get("version")) or ""
         resolved = _str(entry.get("resolved"))
         integrity = _str(entry.get("integrity"))
         if version.startswith("npm:"):  # an alias: npm:real-name@1.2.3
             name, _, version = version[4:].rpartition("@")
-        if entry.get("bundled") in (True, "true"):
+        if outside:
+            source = Source.LINK
+        elif entry.get("bundled") in (True, "true"):
             source = Source.BUNDLED
+        elif version.startswith("file:") and version.endswith(_TARBALLS):
+            source = Source.OTHER  # a tarball on disk, not a first-party folder
         elif version.startswith("file:") or version.startswith("link:"):
             source = Source.LINK
         elif ":" in version or "/" in version:  # git+ssh://…, github:…, a tarball URL

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from registry_server import FakeRegistry
-from support import Auditors, Key, Project
+from support import Auditors, GpgLog, Key, Project
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +56,18 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRegistry]:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PRE_COMMIT_COLOR", "never")
+
+
+@pytest.fixture
+def gpg_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GpgLog:
+    """gpg, through a wrapper that logs every process started (PACKAGE_TRUST_GPG)."""
+    real = shutil.which("gpg")
+    assert real is not None
+    log = tmp_path / "gpg.log"
+    wrapper = tmp_path / "bin" / "gpg"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n'
+                       f'exec {shlex.quote(real)} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PACKAGE_TRUST_GPG", str(wrapper))
+    return GpgLog(log)

@@ -154,3 +154,20 @@ class Project:
         path.write_text(json.dumps({"name": "demo", "version": "1.0.0", "lockfileVersion": 3,
                                     "requires": True, "packages": entries}, indent=2) + "\n")
         return path
+
+
+class GpgLog:
+    """The gpg processes started since the last look."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def take(self) -> list[str]:
+        lines = self.path.read_text().splitlines() if self.path.exists() else []
+        self.path.unlink(missing_ok=True)
+        return lines
+
+    def verified(self) -> list[int]:
+        """How many statements each gpg verification process was given."""
+        return [len(line.split("--decrypt-files", 1)[1].split()) for line in self.take()
+                if "--decrypt-files" in line]

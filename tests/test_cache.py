@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import sqlite3
 import stat
@@ -23,38 +22,7 @@ import pytest
 from package_trust import clearsign
 from package_trust.cli import main
 from package_trust.gpg import Keyring
-from support import Auditors, Key, Project, integrity_of
-
-
-class GpgLog:
-    """The gpg processes started since the last look."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def take(self) -> list[str]:
-        lines = self.path.read_text().splitlines() if self.path.exists() else []
-        self.path.unlink(missing_ok=True)
-        return lines
-
-    def verified(self) -> list[int]:
-        """How many statements each gpg verification process was given."""
-        return [len(line.split("--decrypt-files", 1)[1].split()) for line in self.take()
-                if "--decrypt-files" in line]
-
-
-@pytest.fixture
-def gpg_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GpgLog:
-    real = shutil.which("gpg")
-    assert real is not None
-    log = tmp_path / "gpg.log"
-    wrapper = tmp_path / "bin" / "gpg"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n'
-                       f'exec {shlex.quote(real)} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PACKAGE_TRUST_GPG", str(wrapper))
-    return GpgLog(log)
+from support import Auditors, GpgLog, Key, Project, integrity_of
 
 
 @pytest.fixture
@@ -68,6 +36,10 @@ def key(auditors: Auditors, name: str) -> Key:
 
 
 def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """A check that the whole-result cache (tests/test_resultcache.py) does not answer, so
+    that what is tested here is the verification cache beneath it."""
+    shutil.rmtree(Path(os.environ["XDG_CACHE_HOME"], "package-trust", "results"),
+                  ignore_errors=True)
     code = main(["check", *args])
     captured = capsys.readouterr()
     return code, captured.out + captured.err

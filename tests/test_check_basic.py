@@ -92,3 +92,15 @@ def test_hook_passing_only_policy_files_checks_the_lockfile(
     (project.root / "package-lock.json").unlink()
     assert main(["check", "trust-policy.yml"]) == 0
     assert "No packages to check" in capsys.readouterr().out
+
+
+def test_hostile_names_are_shown_escaped(project: Project, keys: dict[str, Key],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({"evil\x1b]0;owned\x07\u202egnp.exe": "1.0.0\r\n  ok"})
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert all(line.isprintable() for line in out.splitlines())
+    assert "  evil\\x1b]0;owned\\x07\\u202egnp.exe@1.0.0\\r\\n  ok: " in out
+    assert "      brought in by node_modules/evil\\x1b]0;owned\\x07\\u202egnp.exe (" in out

@@ -121,3 +121,28 @@ def test_diff_from_a_version_that_does_not_exist(
     registry.publish("left-pad", "1.3.0", left_pad())
     assert main(["fetch", "left-pad@1.3.0", "--diff-from", "0.0.1"]) == 2
     assert "left-pad@0.0.1 does not exist in the registry" in capsys.readouterr().err
+
+
+def test_hostile_names_scripts_and_diffs_are_shown_escaped(
+    project: Project, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scripts = {"postinstall": "node a.js\n     install: none\x1b[2K"}
+    registry.publish("hostile", "1.0.0", tgz({
+        "package.json": manifest("hostile", "1.0.0", scripts=scripts,
+                                 bundleDependencies=["dep\u202e"]),
+        "bin\x1b[8m.node": b"\x7fELF\0",
+    }))
+    registry.publish("hostile", "1.1.0", tgz({
+        "package.json": manifest("hostile", "1.0.0", scripts=scripts,
+                                 bundleDependencies=["dep\u202e"]),
+        "bin\x1b[8m.node": b"\x7fELF\0",
+        "new\nfile.js": b"x = 1;\x1b[2J\nsafe();\r\n",
+    }))
+    assert main(["fetch", "hostile@1.0.0"]) == 0
+    out = inspect_out(capsys, "hostile@1.1.0", "--diff-from", "1.0.0")
+    assert all(line.isprintable() for line in out.splitlines())
+    assert "     postinstall: node a.js\\n     install: none\\x1b[2K\n" in out
+    assert "     bin\\x1b[8m.node (prebuilt native binary, 5 bytes)\n" in out
+    assert "bundled dependencies (1):\n     dep\\u202e\n" in out
+    assert "+++ b/1.1.0/new\\nfile.js\n" in out
+    assert "+x = 1;\\x1b[2J\n+safe();\n" in out  # a real line break stays one

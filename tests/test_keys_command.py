@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,37 @@ def test_add_never_drops_a_revocation_the_ledger_holds(project: Project, auditor
 def test_missing_file(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "add", "nope.asc"]) == 2
     assert "nope.asc: cannot read the key file" in capsys.readouterr().err
+
+
+def test_list_shows_hostile_user_ids_escaped(project: Project, auditors: Auditors,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    if "mallory" not in auditors.keys:
+        auditors.gpg("--quick-gen-key", "Mallory\x1b[8m\x07 evil <mallory@example.org>",
+                     "ed25519", "sign", "2y")
+        listing = auditors.gpg("--with-colons", "--list-keys", "<mallory@example.org>")
+        fpr = next(x.split(":")[9] for x in listing.decode().splitlines() if x.startswith("fpr:"))
+        auditors.keys["mallory"] = Key("mallory", fpr, fpr)
+    project.add_key(auditors.keys["mallory"])
+    assert main(["keys", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(line.isprintable() for line in out.splitlines())
+    assert "    Mallory\\x1b[8m\\x07 evil <mallory@example.org>\n" in out
+
+
+def test_add_writes_no_empty_key_file(project: Project, auditors: Auditors, keys: dict[str, Key],
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A gpg whose export gives nothing (the real gpg, but --export answers empty)."""
+    real = shutil.which("gpg")
+    assert real is not None
+    wrapper = tmp_path / "bin" / "gpg"
+    wrapper.parent.mkdir()
+    wrapper.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = --export ] && exit 0; done\n'
+                       f'exec {shlex.quote(real)} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PACKAGE_TRUST_GPG", str(wrapper))
+    (tmp_path / "bob.asc").write_bytes(auditors.export(keys["bob"]))
+    assert main(["keys", "add", str(tmp_path / "bob.asc")]) == 2
+    assert f"gpg exported nothing for key {keys['bob'].fingerprint}; nothing written" \
+        in capsys.readouterr().err
+    assert list((project.root / "keys").iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,30 @@ def test_a_check_that_cannot_be_made_is_annotated(project: Project, keys: dict[s
         "minimum-signatures is 2 but only 1 keys are trusted"
     )
     assert "minimum-signatures is 2" in err
+
+
+def commands_anywhere(text: str) -> list[str]:
+    """Lines the runner would take for a command on stderr: ``::`` starting a line, or
+    ``##[`` anywhere in one."""
+    return [line for line in text.splitlines() if line.lstrip().startswith("::")
+            or "##[" in line]
+
+
+@pytest.mark.parametrize("key", ["node_modules/##[add-mask]e", "::add-mask::x",
+                                 "node_modules/x\n::add-mask::x\r##[add-mask]y"])
+def test_an_error_cannot_issue_commands_on_stderr(project: Project, keys: dict[str, Key],
+                                                  key: str, capsys: CapSys) -> None:
+    project.policy([keys["alice"]])
+    (project.root / "package-lock.json").write_text(json.dumps(
+        {"lockfileVersion": 3, "packages": {"": {"name": "demo"}, key: "not an object"}}))
+    assert main(["check", "--format", "github"]) == 2
+    out, err = capsys.readouterr()
+    [annotation] = live_commands(out)
+    assert annotation.startswith("::error file=package-lock.json,")
+    assert "title=package-trust could not check::entry " in annotation
+    assert commands_anywhere(err) == []
+    assert err.startswith("package-trust: error: package-lock.json")
+    assert err.endswith(" must be an object\n") and err.count("\n") == 1
 
 
 def test_expired_exemption_is_a_warning(project: Project, keys: dict[str, Key],

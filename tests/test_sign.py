@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -102,6 +104,25 @@ def test_refuses_to_overwrite_without_force(project: Project, signer: bytes,
     assert main(["sign", "left-pad@1.3.0", "--key", alice.fingerprint, "--notes", "two",
                  "--force"]) == 0
     assert signed_json(sig_path(project, alice))["notes"] == "two"
+
+
+def test_a_failed_replacement_keeps_the_old_statement(project: Project, signer: bytes,
+                                                     keys: dict[str, Key],
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    alice = keys["alice"]
+    assert main(["sign", "left-pad@1.3.0", "--key", alice.fingerprint, "--notes", "one"]) == 0
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    assert main(["sign", "left-pad@1.3.0", "--key", alice.fingerprint, "--notes", "two",
+                 "--force"]) == 2
+    assert "cannot write the statement: No space left on device" in capsys.readouterr().err
+    assert signed_json(sig_path(project, alice))["notes"] == "one"
+    assert [p.name for p in sig_path(project, alice).parent.iterdir()] == [
+        f"{alice.fingerprint}.sig"]  # nothing half-written beside it
 
 
 def test_rejected_verdict(project: Project, signer: bytes, keys: dict[str, Key],

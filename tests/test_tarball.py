@@ -77,6 +77,13 @@ def test_too_many_files_are_refused(project: Project, registry: FakeRegistry,
     assert "more than 5 files" in fetch_fails(project, registry, many, capsys)
 
 
+def test_folders_count_toward_the_file_cap(project: Project, registry: FakeRegistry,
+                                           monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("PACKAGE_TRUST_MAX_FILES", "5")
+    folders = tgz(PKG, members=[entry(f"package/d{i}/", tarfile.DIRTYPE) for i in range(10)])
+    assert "more than 5 files and folders" in fetch_fails(project, registry, folders, capsys)
+
+
 def test_not_a_tarball_is_refused(project: Project, registry: FakeRegistry, capsys) -> None:
     assert "not a valid gzipped tarball" in fetch_fails(project, registry, b"<html>", capsys)
     truncated = gzip.compress(b"package/package.json" + bytes(200))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from package_trust.cli import main
@@ -82,6 +84,31 @@ def test_every_kind_of_outcome(ledger: Project, auditors: Auditors, keys: dict[s
     assert "problem: integrity mismatch" in bob
 
 
+def test_a_subkey_that_expired_since_is_expired_not_a_bad_signature(
+    ledger: Project, auditors: Auditors, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """gpg judged the signature good when it ran (and the cache keeps that); since then
+    the signing subkey has expired: the signature lapsed, nobody altered it."""
+    primary = auditors.create("vsubsoon", expire="20y")
+    auditors.gpg("--quick-add-key", primary.fingerprint, "ed25519", "sign", "1d")
+    listing = auditors.gpg("--with-colons", "--list-keys", primary.fingerprint).decode()
+    subkey = [x.split(":")[9] for x in listing.splitlines() if x.startswith("fpr:")][-1]
+    key = Key("vsubsoon", primary.fingerprint, subkey)
+    ledger.add_key(key)
+    ledger.policy([key])
+    ledger.sign(key, "left-pad", "1.3.0", INTEGRITY)
+    assert main(["verify", "left-pad@1.3.0"]) == 0
+    later = time.time() + 2 * 86400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert main(["verify", "left-pad@1.3.0"]) == 1
+    out = capsys.readouterr().out.split("\nleft-pad@1.3.0: ")[1]
+    assert "unaudited: 0 of 1 required signatures; " in out
+    block = blocks(out)[f"{primary.fingerprint}.sig"]
+    assert block.startswith(f"  expired: {primary.fingerprint} Vsubsoon")
+    assert "problem: signed by an expired subkey" in block
+
+
 def test_offline_takes_the_lockfiles_integrity(ledger: Project, registry: FakeRegistry,
                                                keys: dict[str, Key],
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,3 +147,21 @@ def test_errors_exit_2(ledger: Project, capsys: pytest.CaptureFixture[str]) -> N
     assert "left-pad@9.9.9 does not exist in the registry" in capsys.readouterr().err
     assert main(["verify", "left-pad@1.3.0", "--policy", "missing.yml"]) == 2
     assert "missing.yml: policy file not found" in capsys.readouterr().err
+
+
+def test_hostile_text_is_shown_escaped_on_one_line(ledger: Project, keys: dict[str, Key],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    alice, carol = keys["alice"], keys["carol"]  # carol is not trusted
+    ledger.add_key(carol)
+    fake = f"\n  good: {alice.fingerprint} Alice <alice@example.org> (trusted)\x1b[8m"
+    data = ledger.auditors.statement(carol, "left-pad", "1.3.0", INTEGRITY,
+                                     verdict="audited", notes="fine" + fake)
+    ledger.add_statement("left-pad", "1.3.0", data, "carol\x1b[2J\u202e.sig")
+    assert main(["verify", "left-pad@1.3.0"]) == 1
+    out = capsys.readouterr().out
+    assert all(line.isprintable() for line in out.splitlines())
+    assert not [line for line in out.splitlines() if line.lstrip().startswith("good:")]
+    assert f"  untrusted: {carol.fingerprint} Carol <carol@example.org>\n" in out
+    assert (f"      notes: fine\\n  good: {alice.fingerprint} Alice <alice@example.org> "
+            "(trusted)\\x1b[8m\n") in out
+    assert "carol\\x1b[2J\\u202e.sig\n" in out

@@ -31,28 +31,16 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from package_trust import clearsign
 from package_trust.cachedb import Store
+from package_trust.cachedir import directory, enabled
 from package_trust.gpg import KeyInfo, Keyring, Verification, check_key, gpg_binary
 
-NO_CACHE_ENV = "PACKAGE_TRUST_NO_CACHE"
 T = TypeVar("T")
 _INT_OR_NONE = (int, type(None))
 _STR_OR_NONE = (str, type(None))
-
-
-def enabled() -> bool:
-    """False when $PACKAGE_TRUST_NO_CACHE is set (to anything but 0, false or no)."""
-    return os.environ.get(NO_CACHE_ENV, "").strip().lower() in ("", "0", "false", "no")
-
-
-def directory() -> Path:
-    """$XDG_CACHE_HOME/package-trust, else ~/.cache/package-trust."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "package-trust"
 
 
 def open_verifier(key_data: list[bytes]) -> CachedVerifier | Keyring:

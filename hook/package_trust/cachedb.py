@@ -54,7 +54,7 @@ class Store:
     def open(cls, folder: Path) -> Store | None:
         """The store in ``folder``, made private; None when that cannot be done."""
         try:
-            _private_folder(folder)
+            private_folder(folder)
             return cls(folder / FILE_NAME)
         except (OSError, sqlite3.Error):
             return None
@@ -157,7 +157,7 @@ class Store:
             self._db = None
 
 
-def _private_folder(folder: Path) -> None:
+def private_folder(folder: Path) -> None:
     """Create ``folder`` (mode 0700); refuse a link or another user's folder."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = os.lstat(folder)

@@ -72,6 +72,7 @@ def check(
         if pkg.status is Status.UNAUDITED:  # provisional: the ledger decides
             to_verify.append((pkg, statement.sha512_of(g.first.integrity)))
     if not to_verify:
+        result.inputs = _inputs(ledgers)
         return result
 
     files = {id(pkg): _statements(ledgers, pkg.name, pkg.version) for pkg, _ in to_verify}
@@ -85,7 +86,26 @@ def check(
         v.close()
     for pkg, digest in to_verify:
         _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
+    result.inputs = _inputs(ledgers)
+    result.valid_until = _valid_until(v.keys, verified.values())
     return result
+
+
+def _inputs(ledgers: Sequence[Ledger]) -> dict[str, list[int] | None] | None:
+    """Every ledger file the check read, with its stat; None if a ledger cannot say."""
+    inputs: dict[str, list[int] | None] = {}
+    for ledger in ledgers:
+        if ledger.observed is None:
+            return None
+        inputs.update(ledger.observed)
+    return inputs
+
+
+def _valid_until(keys: dict[str, KeyInfo], verified: Iterable[Verification]) -> float | None:
+    """The first moment a key or a signature expires, when the result may change."""
+    times = [t for k in keys.values() for t in (k.expires, *k.subkey_expires.values())]
+    times += [v.expires for v in verified]
+    return min((t for t in times if t is not None), default=None)
 
 
 def _group(lockfiles: list[Lockfile]) -> list[_Group]:

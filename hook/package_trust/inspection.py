@@ -1,7 +1,9 @@
 """What an auditor should look at first in an unpacked package: install-time scripts,
 native code, binaries, minified or obfuscated files, bundled dependencies.
 
-A review aid, never a verdict: the report points at files, the auditor reads them.
+A review aid, never a verdict: the report points at files, the auditor reads them. What
+the package names (files, scripts, dependencies) is shown with its control characters
+escaped, one line each.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from package_trust.textsafe import printable
 
 LIFECYCLE = ("preinstall", "install", "postinstall", "prepare")
 CODE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".sh", ".py")
@@ -165,7 +169,7 @@ def render(report: Report, spec: str, folder: Path) -> str:
     """The report as text; lines that need the auditor's attention start with ``!!``."""
     lines = [f"{spec}: {report.files} files, {_size(report.size)} in {folder}"]
     lines += [f"!! {p}" for p in report.problems]
-    if report.scripts:
+    if report.scripts:  # each on one line, its newlines shown as \n
         lines.append("!! lifecycle scripts (npm runs these when the package is installed):")
         lines += [f"     {k}: {v}" for k, v in report.scripts.items()]
     else:
@@ -177,7 +181,7 @@ def render(report: Report, spec: str, folder: Path) -> str:
         [f"{f.path} ({f.detail})" for f in report.minified],
     )
     lines += _section("bundled dependencies", report.bundled)
-    return "\n".join(lines) + "\n"
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def _section(title: str, items: list[str]) -> list[str]:

@@ -31,6 +31,14 @@ def is_valid_version(version: str) -> bool:
     )
 
 
+def package_parts(name: str, version: str) -> list[str]:
+    """The path parts of ``name@version`` below a folder (a scope is a folder of its own):
+    ``["@scope", "pkg", "1.0.0"]``. Raises ValueError when either is unsafe as a path."""
+    if not (is_valid_name(name) and is_valid_version(version)):
+        raise ValueError(f"refusing unsafe package name or version: {name!r}@{version!r}")
+    return [*name.split("/"), version]
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     """Split ``name@version`` (the name may be scoped) into its two parts."""
     at = spec.rfind("@")

@@ -1,5 +1,6 @@
 """Fetched packages on disk: ``packages/<name>/<version>/`` (unpacked) and
-``packages/<name>/<version>.tgz`` (the tarball whose hashes were checked).
+``packages/<name>/<version>.tgz`` (the tarball whose hashes were checked). Nothing is
+written through a link below the packages folder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from package_trust import tarball
 from package_trust.errors import PackageTrustError
-from package_trust.names import is_valid_name, is_valid_version, split_spec
+from package_trust.folders import refuse_links
+from package_trust.names import is_valid_name, is_valid_version, package_parts, split_spec
 from package_trust.registry import (
     Digests,
     Dist,
@@ -53,7 +55,7 @@ class Stored:
 
     @property
     def folder(self) -> Path:
-        return self.root.joinpath(*self.name.split("/"), self.version)
+        return self.root.joinpath(*package_parts(self.name, self.version))
 
     @property
     def tarball(self) -> Path:
@@ -76,6 +78,7 @@ class Fetched:
 def fetch(stored: Stored, registry: Registry, limits: tarball.Limits,
           dist: Dist | None = None) -> Fetched:
     """Download, check the hashes, unpack; on any failure leave nothing behind."""
+    refuse_links(stored.root, stored.folder, "a fetched package")
     dist = dist or registry.dist(stored.name, stored.version)
     made = _missing_folders(stored.tarball.parent)
     stored.tarball.parent.mkdir(parents=True, exist_ok=True)

@@ -93,6 +93,10 @@ class CheckResult:
     packages: list[PackageResult]
     ledgers: list[LedgerInfo] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # For resultcache.py: the ledger files read (path -> stat signature; None: a ledger
+    # that cannot say), and the first moment a key or signature involved expires.
+    inputs: dict[str, list[int] | None] | None = None
+    valid_until: float | None = None
 
     @property
     def failing(self) -> list[PackageResult]:

@@ -1,7 +1,8 @@
 """Safe unpacking of an npm tarball: regular files and folders only, inside the target.
 
 A tarball is hostile input. An entry with an absolute path or ``..``, a link, a device,
-or more bytes or files than the limits allow ends the extraction with UnsafeTarball.
+or more bytes or entries (files and folders) than the limits allow ends the extraction
+with UnsafeTarball.
 Like npm, the first path component (``package/``) is stripped.
 """
 
@@ -97,10 +98,16 @@ def extract(tarball: Path, target: Path, limits: Limits) -> Unpacked:
 
 
 def _extract_into(tarball: Path, work: Path, limits: Limits) -> Unpacked:
-    files = total = 0
+    entries = files = total = 0
     try:
         with tarfile.open(tarball, mode="r|gz") as tar:
             for member in tar:
+                entries += 1  # folders too: each costs an inode and a system call
+                if entries > limits.max_files:
+                    raise UnsafeTarball(
+                        f"the tarball holds more than {limits.max_files} files and folders "
+                        f"(raise the limit with {MAX_FILES_ENV})"
+                    )
                 parts = member_path(member.name)
                 if member.isdir():
                     if parts:
@@ -112,11 +119,6 @@ def _extract_into(tarball: Path, work: Path, limits: Limits) -> Unpacked:
                     continue  # a file beside the package folder: npm drops it too
                 files += 1
                 total += member.size
-                if files > limits.max_files:
-                    raise UnsafeTarball(
-                        f"the tarball holds more than {limits.max_files} files "
-                        f"(raise the limit with {MAX_FILES_ENV})"
-                    )
                 if total > limits.max_bytes:
                     raise UnsafeTarball(
                         f"the tarball unpacks to more than {limits.max_bytes} bytes "

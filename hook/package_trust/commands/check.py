@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from package_trust import engine, lockfile, policy
-from package_trust.atomic import write_atomic
-from package_trust.errors import LockfileError, PackageTrustError
-from package_trust.gpg import Keyring
-from package_trust.ledger import FolderLedger, Ledger, open_ledgers
-from package_trust.lock import lock_path
-from package_trust.output import FORMATS, github
-from package_trust.result import CheckResult
+from package_trust import cachedir, resultcache
+from package_trust.errors import EXIT_ERROR, LockfileError, PackageTrustError
+from package_trust.output import FORMATS
+
+# The commit-time path: a check the result cache answers imports no more than this.
+if TYPE_CHECKING:
+    from package_trust.ledger import Ledger
+    from package_trust.result import CheckResult
+
+DEFAULT_POLICY = "trust-policy.yml"  # policy.DEFAULT_NAME, without importing YAML
+LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")  # lockfile.DEFAULT_NAMES
 
 NAME = "check"
 HELP = "check that every package in a lockfile carries enough trusted audit signatures"
@@ -30,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "what changed",
     )
     parser.add_argument(
-        "--policy", type=Path, default=Path(policy.DEFAULT_NAME), help="default: %(default)s"
+        "--policy", type=Path, default=Path(DEFAULT_POLICY), help="default: %(default)s"
     )
     parser.add_argument(
         "--format", choices=sorted(FORMATS), default="text", help="default: %(default)s"
@@ -80,6 +85,8 @@ class LedgerOption(argparse.Action):
 
 def given_ledgers(ledgers: list[dict[str, str]]) -> list[Ledger]:
     """The folders named with --ledger, opened."""
+    from package_trust.ledger import FolderLedger
+
     return [FolderLedger(Path(x["root"]).resolve(), x.get("source") or x["root"],
                          x.get("revision")) for x in ledgers]
 
@@ -90,8 +97,11 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
     Named only the policy (the hook, when trust-policy.yml alone changed), a project
     with no lockfile yet has nothing to check.
     """
-    policy_files = {policy_path.name, policy.DEFAULT_NAME, lock_path(policy_path).name,
-                    lock_path(Path(policy.DEFAULT_NAME)).name}
+    from package_trust import lockfile
+    from package_trust.lock import lock_path
+
+    policy_files = {policy_path.name, DEFAULT_POLICY, lock_path(policy_path).name,
+                    lock_path(Path(DEFAULT_POLICY)).name}
     named = [f for f in files if f.name not in policy_files]
     if named:
         return list(dict.fromkeys(named))
@@ -105,28 +115,64 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
 
 def run_check(
     files: list[Path], policy_path: Path, ledgers: list[dict[str, str]] | None = None,
-    use_cache: bool = True,
+    use_cache: bool = True, today: dt.date | None = None,
 ) -> CheckResult:
     """Load, then check: the part every output format shares."""
+    from package_trust import engine, lockfile, policy
+    from package_trust.gpg import Keyring
+    from package_trust.ledger import open_ledgers
+
     pol = policy.load(policy_path)
     lockfiles = [lockfile.load(p) for p in lockfile_paths(files, policy_path)]
     return engine.check(lockfiles, pol, given_ledgers(ledgers) if ledgers else open_ledgers(pol),
-                        verifier=engine.default_verifier if use_cache else Keyring)
+                        verifier=engine.default_verifier if use_cache else Keyring, today=today)
+
+
+def result_key(args: argparse.Namespace) -> str | None:
+    """The result cache's key for this command, or None when it is not to be cached."""
+    if args.no_cache or not cachedir.enabled() or args.report or args.format == "github":
+        return None
+    named = [str(f) for f in args.files]
+    inputs = list(args.files) or [Path(name) for name in LOCKFILE_NAMES]
+    policy_lock = args.policy.with_suffix(".lock")
+    return resultcache.entry_key(
+        [args.format, str(args.policy), repr(args.ledger), *named],
+        [*inputs, args.policy, policy_lock],
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    key = result_key(args)
+    if key is not None and (hit := resultcache.lookup(cachedir.directory(), key)) is not None:
+        code, out = hit
+        sys.stdout.write(out)
+        return code
+    today = dt.date.today()
     try:
-        result = run_check(args.files, args.policy, args.ledger, not args.no_cache)
+        result = run_check(args.files, args.policy, args.ledger, not args.no_cache, today)
     except PackageTrustError as e:
-        if args.format == "github":
-            print(github.error_annotation(e))
-        raise
+        if args.format != "github":
+            raise
+        from package_trust.output import github
+
+        # The runner reads commands on stderr too: the error there must not be one.
+        print(github.error_annotation(e))
+        print(github.plain(f"package-trust: error: {e}"), file=sys.stderr)
+        return EXIT_ERROR
     for fmt, path in args.report:
+        from package_trust.atomic import write_atomic
+
         try:
             write_atomic(path, FORMATS[fmt].render(result).encode())
         except OSError as e:
             raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
-    sys.stdout.write(FORMATS[args.format].render(result))
+    out = FORMATS[args.format].render(result)
+    sys.stdout.write(out)
     if args.format == "github":
+        from package_trust.output import github
+
         github.append_step_summary(result)
+    if key is not None and result.exit_code == 0 and result.inputs is not None:  # passes only
+        resultcache.store(cachedir.directory(), key, result.exit_code, out, result.inputs,
+                          result.valid_until, today)
     return result.exit_code

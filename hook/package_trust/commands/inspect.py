@@ -13,6 +13,7 @@ from package_trust.errors import EXIT_OK, PackageTrustError
 from package_trust.names import is_valid_version
 from package_trust.registry import Packument, Registry, RegistryError
 from package_trust.tarball import Limits
+from package_trust.textsafe import printable
 
 NAME = "inspect"
 HELP = "show what to review in a fetched package (fetching it first if needed)"
@@ -75,7 +76,7 @@ class Session:
                 return
             audited = review.audited_versions(self.packument(), *judged)
         except PackageTrustError as e:
-            print(f"ledger: cannot tell which versions are audited: {e}")
+            print(printable(f"ledger: cannot tell which versions are audited: {e}"))
             return
         if version in audited:
             print(f"ledger: {name}@{version} itself is already audited")
@@ -99,7 +100,7 @@ class Session:
         for line in review.diff_folders(base.folder, self.stored.folder,
                                         f"a/{base_version}", f"b/{self.stored.version}"):
             changed = True
-            print(line)
+            print(printable(line))  # file names and lines from the package
         if not changed:
             print("no differences")
 

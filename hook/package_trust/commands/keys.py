@@ -2,7 +2,8 @@
 
 Every key written is first read into an isolated keyring, merged with the copy already
 in keys/ (so a revocation there is never lost) and written back as a minimal export
-(self-signatures only) to keys/<FINGERPRINT>.asc, atomically.
+(self-signatures only) to keys/<FINGERPRINT>.asc, atomically. User IDs and file names
+are printed with control characters escaped.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 
 from package_trust import policy, usergpg, workspace
 from package_trust.atomic import write_atomic
-from package_trust.errors import EXIT_OK, LedgerError, PackageTrustError
+from package_trust.errors import EXIT_OK, GpgError, LedgerError, PackageTrustError
 from package_trust.gpg import KeyInfo, Keyring
 from package_trust.ledger import FolderLedger
 from package_trust.ledger.folder import MAX_KEY_BYTES
+from package_trust.textsafe import printable
 
 NAME = "keys"
 HELP = "publish your public key to a ledger (export), list its keys, or add a key file"
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         data, expected = _read_key_file(args.file), None
     path, info = install(ledger, data, expected)
-    print(f"wrote {path}: {info.fingerprint} {info.uid}")
+    print(printable(f"wrote {path}: {info.fingerprint} {info.uid}"))
     for line in _state(info):
         print(f"warning: the key {line}")
     pol = _policy(args.policy)
@@ -80,6 +82,8 @@ def install(ledger: Path, data: bytes, expected: str | None) -> tuple[Path, KeyI
         merged = keyring.export(fingerprint)
     if expected is None and _state(info):  # keys add refuses what cannot sign anything
         raise PackageTrustError(f"key {fingerprint} {_state(info)[0]}; not added")
+    if not merged.strip():
+        raise GpgError(f"gpg exported nothing for key {fingerprint}; nothing written", path)
     try:
         write_atomic(path, merged)
     except OSError as e:
@@ -124,7 +128,7 @@ def list_keys(ledger: Path, pol: policy.Policy | None) -> int:
     files = FolderLedger(ledger).key_files()
     for f in files:
         if f.problem:
-            print(f"!! {f.origin}: {f.problem}")
+            print(printable(f"!! {f.origin}: {f.problem}"))
     with Keyring([f.data for f in files if f.problem is None]) as keyring:
         keys = sorted(keyring.keys.values(), key=lambda k: k.uid.lower())
     if not keys:
@@ -137,11 +141,12 @@ def list_keys(ledger: Path, pol: policy.Policy | None) -> int:
             trust = f"trusted as {pol.key_name(k.fingerprint)}"
         else:
             trust = "not trusted by the policy"
-        print(f"{k.fingerprint}  {state}; {trust}")
+        print(printable(f"{k.fingerprint}  {state}; {trust}"))
         for uid in k.uids:
-            print(f"    {uid}")
+            print(printable(f"    {uid}"))
     listed = {k.fingerprint for k in keys}
     for t in pol.trusted_keys if pol is not None else []:
         if t.fingerprint not in listed:
-            print(f"!! {t.fingerprint} ({t.name}) is trusted by the policy but not in keys/")
+            print(printable(f"!! {t.fingerprint} ({t.name}) is trusted by the policy but not "
+                            "in keys/"))
     return EXIT_OK

@@ -8,7 +8,6 @@ keyring before it is written (atomically) to signatures/<name>/<version>/<FPR>.s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import time
@@ -18,8 +17,10 @@ from typing import Any
 from package_trust import packages, statement, usergpg, workspace
 from package_trust.atomic import write_atomic
 from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
+from package_trust.folders import refuse_links
 from package_trust.gpg import MAX_STATEMENT_BYTES, Keyring
 from package_trust.ledger import FolderLedger
+from package_trust.names import package_parts
 from package_trust.registry import Digests, Registry
 from package_trust.tarball import Limits
 
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def statement_path(ledger: Path, name: str, version: str, fingerprint: str) -> Path:
-    return ledger.joinpath("signatures", *name.split("/"), version, f"{fingerprint}.sig")
+    return ledger.joinpath("signatures", *package_parts(name, version), f"{fingerprint}.sig")
 
 
 def statement_body(name: str, version: str, digests: Digests, verdict: str,
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise PackageTrustError(
             f"{key.uid} already signed {name}@{version} (use --force to replace it)", target
         )
-    _refuse_links(ledger, target)
+    refuse_links(ledger, target.parent, "a statement")
 
     stored = packages.Stored(args.dest, name, version)
     with Registry(args.registry) as registry:
@@ -84,14 +85,10 @@ def run(args: argparse.Namespace) -> int:
     signed = usergpg.clearsign(json.dumps(body, separators=(",", ":")).encode(), key)
     in_ledger = _check_signed(signed, key, body, ledger)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    try:  # whole or not at all: a statement it replaces stays as it was if this fails
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, signed)
-        if target.read_bytes() != signed:
-            raise PackageTrustError("the statement read back differs from what was signed", target)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            target.unlink()
         raise PackageTrustError(f"cannot write the statement: {e.strerror}", target) from None
     print(f"signed {stored.spec} ({args.verdict}) as {key.uid} ({key.fingerprint})")
     print(f"wrote {target}; it verifies in an isolated keyring")
@@ -101,15 +98,6 @@ def run(args: argparse.Namespace) -> int:
               + (f" --ledger {ledger}" if str(ledger) != "." else ""))
     print("next: commit the statement (and your key) to the ledger and open a pull request")
     return EXIT_OK
-
-
-def _refuse_links(ledger: Path, target: Path) -> None:
-    """Writing goes only into real folders of the ledger, never through a link."""
-    folder = target.parent
-    while folder != ledger and folder != folder.parent:
-        if folder.is_symlink():
-            raise PackageTrustError("is a link; refusing to write a statement through it", folder)
-        folder = folder.parent
 
 
 def _check_signed(signed: bytes, key: usergpg.UserKey, body: dict[str, Any],

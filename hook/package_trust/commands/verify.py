@@ -1,13 +1,13 @@
 """``package-trust verify NAME@VERSION``: every statement the ledgers hold for one version,
 judged by the same engine as ``check``, against the registry's integrity (or, offline, a
-lockfile's). Exit 0 when the version meets the policy, 1 when not, 2 on errors.
+lockfile's). Exit 0 when the version meets the policy, 1 when not, 2 on errors. What the
+statements, keys and ledger file names say is printed with control characters escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +19,7 @@ from package_trust.ledger import Ledger, open_ledgers
 from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.registry import Registry
 from package_trust.result import StatementResult, Status
+from package_trust.textsafe import printable
 
 NAME = "verify"
 HELP = "list and verify every audit statement for one package version"
@@ -79,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         reason = f"{pkg.signatures} of {pkg.required} required signatures ({by})"
     if not reason.startswith(pkg.status.value):
         reason = f"{pkg.status.value}: {reason}"
-    print(f"{pkg.spec}: {reason} ({pol.path})")
-    print(f"integrity from {source}: {integrity or 'none'}")
+    print(printable(f"{pkg.spec}: {reason} ({pol.path})"))
+    print(printable(f"integrity from {source}: {integrity or 'none'}"))
     if not listed.statements:
         print("no statements for this version in the ledgers")
     for s in listed.statements:
@@ -105,20 +106,32 @@ def _statement_data(ledgers: Sequence[Ledger], name: str, version: str) -> list[
 
 
 def outcome(s: StatementResult, v: Verification | None, key: KeyInfo | None) -> str:
-    """good, bad signature, unknown key, untrusted, expired, revoked (or unreadable)."""
+    """good, untrusted, expired, revoked, bad signature, unknown key (or unreadable)."""
     if v is None:
         return "unreadable"
     if v.good:
         return "good" if s.trusted else "untrusted"
+    if v.lapsed:
+        return _lapsed(v, key)
+    if v.primary is not None and key is None:
+        return "unknown key"  # gpg named a key the ledger's keyring does not list
+    # Only gpg's words tell an altered statement, or a key missing from keys/, apart.
     if v.problem == BAD_STATUS["BADSIG"]:
         return "bad signature"
     if key is None:
-        return "unknown key" if v.problem and "key" in v.problem else "unreadable"
-    if key.revoked or key.subkeys.get(v.signer or "") or v.problem == BAD_STATUS["REVKEYSIG"]:
-        return "revoked"
-    if key.expired(time.time()) or v.problem in (BAD_STATUS["EXPKEYSIG"], BAD_STATUS["EXPSIG"]):
-        return "expired"
+        missing = (v.problem or "").endswith("not in the ledger's keys/")
+        return "unknown key" if missing else "unreadable"
     return "bad signature"
+
+
+def _lapsed(v: Verification, key: KeyInfo | None) -> str:
+    """Why an authentic signature no longer counts: its key (or subkey) is revoked, or
+    the key, subkey or signature has expired."""
+    if key is None:
+        return "expired or revoked"
+    by_subkey = v.signer != key.fingerprint
+    revoked = key.revoked or (by_subkey and key.subkeys.get(v.signer or "", True))
+    return "revoked" if revoked else "expired"
 
 
 def _statement_lines(s: StatementResult, v: Verification | None, keys: dict[str, KeyInfo],
@@ -137,7 +150,7 @@ def _statement_lines(s: StatementResult, v: Verification | None, keys: dict[str,
     if s.problem:
         lines.append(f"      problem: {s.problem}")
     lines.append(f"      file: {s.origin}")
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # each line is one line, whatever it quotes
 
 
 def _hash_match(s: StatementResult, integrity: str | None) -> str:

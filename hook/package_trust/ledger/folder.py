@@ -10,7 +10,8 @@ from pathlib import Path
 from package_trust.errors import LedgerError
 from package_trust.gpg import MAX_STATEMENT_BYTES
 from package_trust.ledger.interface import LedgerFile
-from package_trust.names import is_valid_name, is_valid_version
+from package_trust.names import package_parts
+from package_trust.resultcache import stat_signature
 
 MAX_KEY_BYTES = 1024 * 1024
 KEY_SUFFIXES = (".asc", ".gpg", ".pgp", ".key")
@@ -25,6 +26,8 @@ class FolderLedger:
         self._description = description or str(root)
         self._revision = revision
         self.notices: list[str] = []
+        # What was read, as stat signatures (resultcache.py): path -> signature, None if absent
+        self.observed: dict[str, list[int] | None] = {}
         if not (root / "keys").is_dir():
             raise LedgerError("not a ledger: it has no keys/ folder", root)
 
@@ -40,9 +43,7 @@ class FolderLedger:
         return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES)
 
     def statements(self, name: str, version: str) -> list[LedgerFile]:
-        if not (is_valid_name(name) and is_valid_version(version)):
-            raise ValueError(f"refusing unsafe package name or version: {name}@{version}")
-        parts = ["signatures", *name.split("/"), version]
+        parts = ["signatures", *package_parts(name, version)]
         return self._files(parts, (".sig",), MAX_STATEMENT_BYTES)
 
     def _files(self, parts: list[str], suffixes: tuple[str, ...], limit: int) -> list[LedgerFile]:
@@ -52,11 +53,15 @@ class FolderLedger:
             fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as e:
             raise LedgerError(f"cannot open ledger: {e.strerror}", self.root) from None
+        path = str(self.root)
         try:
-            for part in parts:
+            self._observe(path, fd, whole=False)
+            for n, part in enumerate(parts, 1):
+                path = f"{path}/{part}"
                 try:
                     nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
+                    self._observe(path, None, whole=True)
                     if e.errno in (errno.ENOENT, errno.ENOTDIR):
                         return []
                     if e.errno == errno.ELOOP:
@@ -65,25 +70,45 @@ class FolderLedger:
                     raise LedgerError(f"cannot read {shown}: {e.strerror}", self.root) from None
                 os.close(fd)
                 fd = nfd
+                # a folder on the way counts as itself; the last one with what it lists
+                self._observe(path, fd, whole=n == len(parts))
             names = sorted(n for n in os.listdir(fd) if n.endswith(suffixes))
-            return [self._read(fd, n, f"{self._description}/{shown}/{n}", limit) for n in names]
+            return [self._read(fd, n, f"{path}/{n}", f"{self._description}/{shown}/{n}", limit)
+                    for n in names]
         finally:
             os.close(fd)
 
-    @staticmethod
-    def _read(dir_fd: int, name: str, origin: str, limit: int) -> LedgerFile:
+    def _observe(self, path: str, fd: int | None, whole: bool) -> None:
+        """Remember what was read: the open file's own stat, else the path's (no link)."""
+        try:
+            st = os.fstat(fd) if fd is not None else os.lstat(path)
+        except FileNotFoundError:
+            self.observed[path] = None
+            return
+        self.observed[path] = stat_signature(st, whole)
+
+    def _read(self, dir_fd: int, name: str, path: str, origin: str, limit: int) -> LedgerFile:
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
         except OSError as e:
+            self._observe(path, None, whole=True)
             reason = "is a link; not followed" if e.errno == errno.ELOOP else e.strerror
             return LedgerFile(origin, problem=reason)
         try:
+            self._observe(path, fd, whole=True)
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return LedgerFile(origin, problem="is not a regular file")
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read(limit + 1)
+            chunks, size = [], 0
+            while size <= limit:
+                chunk = os.read(fd, limit + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
         finally:
             os.close(fd)
         if len(data) > limit:
             return LedgerFile(origin, problem=f"is larger than {limit} bytes")
         return LedgerFile(origin, data)
+

@@ -28,7 +28,7 @@ from package_trust.ledger.gitcache import (
     max_age,
 )
 from package_trust.ledger.interface import LedgerFile
-from package_trust.names import is_valid_name, is_valid_version
+from package_trust.names import package_parts
 from package_trust.policy import LedgerSpec
 
 MAX_TREE_BYTES = 64 * 1024 * 1024
@@ -133,6 +133,7 @@ class GitLedger:
         self.url = cache.url
         self.commit = commit
         self.notices = list(notices or [])
+        self.observed = None  # a fetch may move it: no whole-result caching
         self._base = [p for p in path.split("/") if p not in ("", ".")]
         self._oid_bytes = len(commit) // 2
         self._trees: dict[str, dict[str, list[_Entry]]] = {}
@@ -162,9 +163,7 @@ class GitLedger:
         return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES)
 
     def statements(self, name: str, version: str) -> list[LedgerFile]:
-        if not (is_valid_name(name) and is_valid_version(version)):
-            raise ValueError(f"refusing unsafe package name or version: {name}@{version}")
-        return self._files(["signatures", *name.split("/"), version], (".sig",),
+        return self._files(["signatures", *package_parts(name, version)], (".sig",),
                            MAX_STATEMENT_BYTES)
 
     def _origin(self, parts: list[str]) -> str:

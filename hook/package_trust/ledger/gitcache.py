@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from package_trust import cache
+from package_trust import cachedir
 from package_trust.errors import PackageTrustError
 
 MAX_AGE_ENV = "PACKAGE_TRUST_LEDGER_MAX_AGE"
@@ -130,7 +130,7 @@ class GitCache:
 
     def __init__(self, url: str):
         self.url = url
-        self.dir = cache.directory() / "ledgers" / hashlib.sha256(url.encode()).hexdigest()
+        self.dir = cachedir.directory() / "ledgers" / hashlib.sha256(url.encode()).hexdigest()
         self.repo = self.dir / "repo.git"
         self._stamp = self.dir / "fetched"
 

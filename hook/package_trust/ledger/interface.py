@@ -33,6 +33,11 @@ class Ledger(Protocol):
     def notices(self) -> list[str]:
         """What a report should say about how the ledger was read (e.g. an old copy)."""
 
+    @property
+    def observed(self) -> dict[str, list[int] | None] | None:
+        """The files and folders read so far with their stat signatures, or None when the
+        ledger cannot tell what would change its answers (resultcache.py)."""
+
     def key_files(self) -> list[LedgerFile]:
         """Every public key file under keys/."""
 

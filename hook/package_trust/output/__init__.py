@@ -1,20 +1,42 @@
-"""Output formats: one module per format, each implementing ``interface.Reporter``."""
+"""Output formats: one module per format, each implementing ``interface.Reporter``.
+
+A format's module is imported only when it is used (``FORMATS[name]``), so the commit-time
+path pays only for the report it prints.
+"""
 
 from __future__ import annotations
 
-from package_trust.output.github import GithubReporter
-from package_trust.output.interface import Reporter
-from package_trust.output.json import JsonReporter
-from package_trust.output.markdown import MarkdownReporter
-from package_trust.output.sarif import SarifReporter
-from package_trust.output.text import TextReporter
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
-FORMATS: dict[str, Reporter] = {
-    "text": TextReporter(),
-    "json": JsonReporter(),
-    "github": GithubReporter(),
-    "markdown": MarkdownReporter(),
-    "sarif": SarifReporter(),
+if TYPE_CHECKING:
+    from package_trust.output.interface import Reporter
+
+_REPORTERS = {
+    "text": ("text", "TextReporter"),
+    "json": ("json", "JsonReporter"),
+    "github": ("github", "GithubReporter"),
+    "markdown": ("markdown", "MarkdownReporter"),
+    "sarif": ("sarif", "SarifReporter"),
 }
 
-__all__ = ["FORMATS", "Reporter"]
+
+class _Formats(Mapping[str, "Reporter"]):
+    def __getitem__(self, name: str) -> Reporter:
+        module, cls = _REPORTERS[name]
+        reporter: Reporter = getattr(
+            importlib.import_module(f"package_trust.output.{module}"), cls
+        )()
+        return reporter
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_REPORTERS)
+
+    def __len__(self) -> int:
+        return len(_REPORTERS)
+
+
+FORMATS: Mapping[str, Reporter] = _Formats()
+
+__all__ = ["FORMATS"]

@@ -2,8 +2,8 @@
 package's line in its lockfile (workflow commands), and the job summary.
 
 Everything printed is either a workflow command whose data and properties are escaped, or
-text between ``::stop-commands::`` and its token, so that no package name, reason or
-file name can smuggle in a workflow command of its own.
+text between ``::stop-commands::`` and its token, or a ``plain`` line, so that no
+package name, reason or file name can smuggle in a workflow command of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from package_trust.errors import PackageTrustError
 from package_trust.output.markdown import summary
 from package_trust.output.text import TextReporter, brought_in_by
 from package_trust.result import CheckResult, PackageResult, Status
+from package_trust.textsafe import printable
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
 MAX_NAMED = 20  # packages named in the notice for the annotations left out
@@ -43,6 +44,13 @@ def command(name: str, message: str, **properties: str | int | None) -> str:
         if value is not None
     )
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def plain(text: str) -> str:
+    """``text`` as one line the runner cannot take as a command, on stdout or stderr: it
+    reads ``::name::`` at the start of a line and ``##[name]`` anywhere in one."""
+    line = printable(text).replace("##[", "##\\[")
+    return "\\" + line if line.lstrip().startswith("::") else line
 
 
 def quiet(text: str) -> list[str]:

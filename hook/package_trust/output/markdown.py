@@ -9,6 +9,7 @@ import re
 
 from package_trust.output.text import brought_in_by, headline, ledger_line, ways_out
 from package_trust.result import CheckResult, PackageResult, Status
+from package_trust.textsafe import CONTROL
 
 MAX_ROWS = 500  # per table: a job summary holds 1 MiB at most
 COUNTED = [
@@ -19,14 +20,13 @@ COUNTED = [
     (Status.UNVERIFIABLE, "unverifiable"),
     (Status.SKIPPED, "skipped"),
 ]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # Markup, HTML, entities, math, mentions, issue links, autolinks (the : and . they need).
 _PUNCTUATION = re.compile(r"([\\`*_\[\]<>#|~&:@$.])")
 
 
 def one_line(text: str) -> str:
     """``text`` with control characters (newlines included) turned into spaces."""
-    return _CONTROL.sub(" ", text).strip()
+    return CONTROL.sub(" ", text).strip()
 
 
 def md(text: str) -> str:
@@ -45,7 +45,7 @@ def code(text: str) -> str:
 
 def fenced(lines: list[str]) -> list[str]:
     """A code block holding ``lines`` verbatim (control characters aside)."""
-    body = [_CONTROL.sub(" ", line) for line in lines]
+    body = [CONTROL.sub(" ", line) for line in lines]
     runs = [len(r) for line in body for r in re.findall(r"`{3,}", line)]
     fence = "`" * max(3, max(runs, default=0) + 1)
     return [fence, *body, fence]

@@ -1,10 +1,12 @@
-"""The terminal report: what a developer whose commit was blocked needs to read."""
+"""The terminal report: what a developer whose commit was blocked needs to read. Names,
+versions, reasons and paths come from lockfiles and ledgers: each line is made printable."""
 
 from __future__ import annotations
 
 import shlex
 
 from package_trust.result import CheckResult, LedgerInfo, PackageResult
+from package_trust.textsafe import printable
 
 MAX_PATHS = 3
 
@@ -67,4 +69,4 @@ class TextReporter:
         ways = ways_out(result)
         if ways:
             lines += ["", *ways]
-        return "\n".join(lines) + "\n"
+        return "".join(printable(line) + "\n" for line in lines)

@@ -1,0 +1,21 @@
+"""Where package-trust caches live, and whether caching is on: cheap to import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+NO_CACHE_ENV = "PACKAGE_TRUST_NO_CACHE"
+
+__all__ = ["NO_CACHE_ENV", "directory", "enabled"]
+
+
+def enabled() -> bool:
+    """False when $PACKAGE_TRUST_NO_CACHE is set (to anything but 0, false or no)."""
+    return os.environ.get(NO_CACHE_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+def directory() -> Path:
+    """$XDG_CACHE_HOME/package-trust, else ~/.cache/package-trust."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "package-trust"

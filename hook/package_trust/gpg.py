@@ -136,7 +136,8 @@ class Keyring:
 
             try:
                 self._gnupg = gnupg.GPG(
-                    gpgbinary=self._binary, gnupghome=self.home, options=_BASE_ARGS
+                    gpgbinary=self._binary, gnupghome=self.home, options=_BASE_ARGS,
+                    encoding="utf-8",  # user IDs are UTF-8 (the default is latin-1)
                 )
             except (OSError, ValueError) as e:
                 raise GpgError(f"cannot run gpg: {e}") from None

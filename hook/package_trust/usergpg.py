@@ -62,7 +62,7 @@ class UserKey:
 
 def _gpg() -> Any:
     try:
-        return gnupg.GPG(gpgbinary=gpg_binary())
+        return gnupg.GPG(gpgbinary=gpg_binary(), encoding="utf-8")
     except (OSError, ValueError) as e:
         raise GpgError(f"cannot run gpg: {e}") from None
 

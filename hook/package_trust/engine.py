@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -235,29 +235,34 @@ def _judge_one(
     key = keys.get(fpr or "")
     trusted = fpr in policy.fingerprints
     signer = (policy.key_name(fpr) if fpr else None) or (key.uid if key else v.uid) or fpr
-    r = StatementResult(
-        f.origin, counted=False, fingerprint=fpr, signer=signer, trusted=trusted,
-        signed_at=v.signed_at,
-    )
-    if not v.authentic or v.plaintext is None:
-        return replace(r, problem=v.problem)
     try:
+        if not v.authentic or v.plaintext is None:
+            raise statement.StatementError(v.problem or "not verified")
         st = statement.parse(v.plaintext)
     except statement.StatementError as e:
-        return replace(r, problem=v.problem or str(e))
-    r = replace(
-        r, verdict=st.verdict, notes=st.notes, time=st.time, sha512=st.sha512, sha1=st.sha1
+        return StatementResult(f.origin, False, False, v.problem or str(e), fpr, signer, trusted,
+                               signed_at=v.signed_at)
+    problem, counted, rejects = _bind(st, v, pkg, digest, trusted, fpr, signer)
+    return StatementResult(
+        f.origin, counted, rejects, problem, fpr, signer, trusted, st.verdict, st.notes,
+        st.time, v.signed_at, st.sha512, st.sha1,
     )
+
+
+def _bind(
+    st: statement.Statement, v: Verification, pkg: PackageResult, digest: bytes | None,
+    trusted: bool, fpr: str | None, signer: str | None,
+) -> tuple[str | None, bool, bool]:
+    """What a verified statement means for the package: (problem, counted, rejects)."""
     if (st.package, st.version) != (pkg.name, pkg.version):
-        return replace(r, problem=f"signed for {st.package}@{st.version}, not this package")
+        return f"signed for {st.package}@{st.version}, not this package", False, False
     if not trusted:
-        return replace(r, problem=v.problem or f"signed by untrusted key {fpr} ({signer})")
+        return v.problem or f"signed by untrusted key {fpr} ({signer})", False, False
     if st.verdict == "rejected":  # fail closed: honoured even from a lapsed key
-        return replace(r, rejects=True, problem=v.problem)
+        return v.problem, False, True
     if not v.good:
-        return replace(r, problem=v.problem)
+        return v.problem, False, False
     if digest is None or statement.decode_b64(st.sha512) != digest:
-        return replace(
-            r, problem=f"integrity mismatch: {signer} signed a different tarball (hash.sha512)"
-        )
-    return replace(r, counted=True)
+        mismatch = f"integrity mismatch: {signer} signed a different tarball (hash.sha512)"
+        return mismatch, False, False
+    return None, True, False

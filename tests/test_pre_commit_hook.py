@@ -46,6 +46,14 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     yield dest, rev
 
 
+def developer_env(tmp_path: Path) -> dict[str, str]:
+    """A developer's own environment: their git identity, their GnuPG; hook installs shared."""
+    env = {**os.environ, **GIT_ENV, "HOME": str(tmp_path),
+           "PRE_COMMIT_HOME": str(tmp_path.parent.parent / "pre-commit-home")}
+    env.pop("GNUPGHOME")
+    return env
+
+
 def test_hook_definition_is_valid() -> None:
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "package-trust"
@@ -57,9 +65,7 @@ def test_commit_blocked_until_audited(hook_repo: tuple[Path, str], project: Proj
                                       keys: dict[str, Key], tmp_path: Path) -> None:
     repo, rev = hook_repo
     app = project.root
-    env = {**os.environ, **GIT_ENV, "HOME": str(tmp_path),
-           "PRE_COMMIT_HOME": str(tmp_path.parent.parent / "pre-commit-home")}
-    env.pop("GNUPGHOME")  # a developer's own environment
+    env = developer_env(tmp_path)
     project.add_key(keys["alice"])
     project.policy([keys["alice"]])
     (app / ".pre-commit-config.yaml").write_text(
@@ -96,9 +102,7 @@ def test_try_repo_runs_on_policy_change(hook_repo: tuple[Path, str], project: Pr
     """Changing trust-policy.yml alone re-checks the lockfile (pre-commit try-repo)."""
     repo, _ = hook_repo
     app = project.root
-    env = {**os.environ, **GIT_ENV, "HOME": str(tmp_path),
-           "PRE_COMMIT_HOME": str(tmp_path.parent.parent / "pre-commit-home")}
-    env.pop("GNUPGHOME")
+    env = developer_env(tmp_path)
     project.add_key(keys["alice"])
     project.add_key(keys["bob"])
     project.lockfile({"left-pad": "1.3.0"})

@@ -8,15 +8,17 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a
-    reader sees the old file or the new one, never half of one. Raises OSError."""
+    reader sees the old file or the new one, never half of one. ``durable``: flush it to
+    disk first (a cache, which may lose an entry, can skip that). Raises OSError."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -111,7 +111,8 @@ def store(folder: Path, key: str, code: int, out: str, inputs: dict[str, list[in
     try:
         private_folder(folder)
         private_folder(results)
-        write_atomic(results / f"{key}.json", json.dumps(entry).encode(), mode=0o600)
+        write_atomic(results / f"{key}.json", json.dumps(entry).encode(), mode=0o600,
+                     durable=False)
         entries = sorted(results.glob("*.json"), key=lambda p: p.stat().st_mtime)
         for old in entries[:-MAX_ENTRIES]:
             old.unlink(missing_ok=True)

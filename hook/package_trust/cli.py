@@ -11,6 +11,7 @@ from types import ModuleType
 
 from package_trust import __version__
 from package_trust.errors import EXIT_ERROR, PackageTrustError
+from package_trust.textsafe import printable
 
 # Modules in package_trust.commands. Only the one being run is imported, so that
 # `package-trust check` (a pre-commit hook) does not pay for the others' imports.
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except PackageTrustError as e:
-        print(f"package-trust: error: {e}", file=sys.stderr)
+        print(f"package-trust: error: {printable(str(e))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("package-trust: interrupted", file=sys.stderr)
@@ -58,5 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"package-trust: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        message = printable(f"{type(e).__name__}: {e}")
+        print(f"package-trust: internal error: {message}", file=sys.stderr)
         return EXIT_ERROR

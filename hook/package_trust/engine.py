@@ -10,7 +10,7 @@ from typing import Protocol
 
 from package_trust import cache, statement
 from package_trust.errors import PolicyError
-from package_trust.gpg import KeyInfo, Verification
+from package_trust.gpg import BAD_STATUS, KeyInfo, Verification
 from package_trust.ledger import Ledger, LedgerFile
 from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.names import is_valid_name, is_valid_version
@@ -234,19 +234,43 @@ def _judge_one(
     fpr = v.primary
     key = keys.get(fpr or "")
     trusted = fpr in policy.fingerprints
-    signer = (policy.key_name(fpr) if fpr else None) or (key.uid if key else v.uid) or fpr
+    uid = key.uid if key else v.uid
+    signer = (policy.key_name(fpr) if fpr else None) or uid or fpr
+    outcome = _outcome(v, key, trusted)
     try:
         if not v.authentic or v.plaintext is None:
             raise statement.StatementError(v.problem or "not verified")
         st = statement.parse(v.plaintext)
     except statement.StatementError as e:
         return StatementResult(f.origin, False, False, v.problem or str(e), fpr, signer, trusted,
-                               signed_at=v.signed_at)
+                               signed_at=v.signed_at, outcome=outcome, uid=uid)
     problem, counted, rejects = _bind(st, v, pkg, digest, trusted, fpr, signer)
     return StatementResult(
         f.origin, counted, rejects, problem, fpr, signer, trusted, st.verdict, st.notes,
-        st.time, v.signed_at, st.sha512, st.sha1,
+        st.time, v.signed_at, st.sha512, st.sha1, outcome, uid,
     )
+
+
+def _outcome(v: Verification, key: KeyInfo | None, trusted: bool) -> str:
+    """What gpg said, in a word: good, untrusted, expired, revoked, bad signature,
+    unknown key or unreadable."""
+    if v.good:
+        return "good" if trusted else "untrusted"
+    if v.lapsed:  # authentic, but its key (or subkey) is revoked, or something expired
+        if key is None:
+            return "expired or revoked"
+        by_subkey = v.signer != key.fingerprint
+        revoked = key.revoked or (by_subkey and key.subkeys.get(v.signer or "", True))
+        return "revoked" if revoked else "expired"
+    if v.primary is not None and key is None:
+        return "unknown key"  # gpg named a key the ledger's keyring does not list
+    # Only gpg's words tell an altered statement, or a key missing from keys/, apart.
+    if v.problem == BAD_STATUS["BADSIG"]:
+        return "bad signature"
+    if key is None:
+        missing = (v.problem or "").endswith("not in the ledger's keys/")
+        return "unknown key" if missing else "unreadable"
+    return "bad signature"
 
 
 def _bind(

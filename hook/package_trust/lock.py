@@ -14,6 +14,7 @@ import yaml
 
 from package_trust.atomic import write_atomic
 from package_trust.errors import LedgerError, PolicyError
+from package_trust.filenames import lock_path
 from package_trust.policy import LedgerSpec, YamlReader
 
 HEADER = (
@@ -31,11 +32,6 @@ class Pin:
 
     def matches(self, spec: LedgerSpec) -> bool:
         return (self.git, self.ref, self.path) == (spec.git, spec.ref, spec.path)
-
-
-def lock_path(policy_path: Path) -> Path:
-    """``trust-policy.yml`` -> ``trust-policy.lock``, in the same folder."""
-    return policy_path.with_suffix(".lock")
 
 
 def load(path: Path) -> list[Pin] | None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from package_trust import filenames
 from package_trust.errors import PolicyError
 
-DEFAULT_NAME = "trust-policy.yml"
+DEFAULT_NAME = filenames.POLICY
 FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 
 

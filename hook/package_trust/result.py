@@ -37,6 +37,9 @@ class StatementResult:
     signed_at: int | None = None  # the signature's time, seconds since the epoch
     sha512: str | None = None
     sha1: str | None = None
+    # what gpg said: good, untrusted, expired, revoked, bad signature, unknown key, unreadable
+    outcome: str = "unreadable"
+    uid: str | None = None  # the signer's user ID
 
 
 @dataclass

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from package_trust import cachedir, resultcache
+from package_trust import cachedir, filenames, resultcache
 from package_trust.errors import EXIT_ERROR, LockfileError, PackageTrustError
+from package_trust.filenames import lock_path
 from package_trust.output import FORMATS
 
 # The commit-time path: a check the result cache answers imports no more than this.
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from package_trust.ledger import Ledger
     from package_trust.result import CheckResult
 
-DEFAULT_POLICY = "trust-policy.yml"  # policy.DEFAULT_NAME, without importing YAML
-LOCKFILE_NAMES = ("package-lock.json", "npm-shrinkwrap.json")  # lockfile.DEFAULT_NAMES
 
 NAME = "check"
 HELP = "check that every package in a lockfile carries enough trusted audit signatures"
@@ -35,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "what changed",
     )
     parser.add_argument(
-        "--policy", type=Path, default=Path(DEFAULT_POLICY), help="default: %(default)s"
+        "--policy", type=Path, default=Path(filenames.POLICY), help="default: %(default)s"
     )
     parser.add_argument(
         "--format", choices=sorted(FORMATS), default="text", help="default: %(default)s"
@@ -98,10 +97,9 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
     with no lockfile yet has nothing to check.
     """
     from package_trust import lockfile
-    from package_trust.lock import lock_path
 
-    policy_files = {policy_path.name, DEFAULT_POLICY, lock_path(policy_path).name,
-                    lock_path(Path(DEFAULT_POLICY)).name}
+    policy_files = {policy_path.name, filenames.POLICY, lock_path(policy_path).name,
+                    lock_path(Path(filenames.POLICY)).name}
     named = [f for f in files if f.name not in policy_files]
     if named:
         return list(dict.fromkeys(named))
@@ -133,11 +131,10 @@ def result_key(args: argparse.Namespace) -> str | None:
     if args.no_cache or not cachedir.enabled() or args.report or args.format == "github":
         return None
     named = [str(f) for f in args.files]
-    inputs = list(args.files) or [Path(name) for name in LOCKFILE_NAMES]
-    policy_lock = args.policy.with_suffix(".lock")
+    inputs = list(args.files) or [Path(name) for name in filenames.LOCKFILES]
     return resultcache.entry_key(
         [args.format, str(args.policy), repr(args.ledger), *named],
-        [*inputs, args.policy, policy_lock],
+        [*inputs, args.policy, lock_path(args.policy)],
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from package_trust import lock, policy
 from package_trust.errors import EXIT_ERROR, EXIT_OK, PackageTrustError
+from package_trust.filenames import lock_path
 from package_trust.ledger.git import open_git
 from package_trust.ledger.gitcache import GitCache, is_commit_id
 
@@ -48,7 +49,7 @@ def lock_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
         fetched.add(ledger.url)
         pins.append(lock.Pin(ledger.url, spec.ref, spec.path, ledger.commit))
         print(f"{ledger.description}: {_ref(spec.ref)} at {ledger.commit}")
-    path = lock.lock_path(pol.path)
+    path = lock_path(pol.path)
     try:
         lock.write(path, pins)
     except OSError as e:
@@ -59,7 +60,7 @@ def lock_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
 
 def update_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
     """Fetch each source now; say what moved, and where the lock file lags behind."""
-    pins = lock.load(lock.lock_path(pol.path))
+    pins = lock.load(lock_path(pol.path))
     fetched: set[str] = set()
     code = EXIT_OK
     for spec in specs:
@@ -81,7 +82,7 @@ def update_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
         else:
             print(f"{ledger.description}: {ref} moved from {before} to {now}")
         pin = next((p.commit for p in pins or [] if p.matches(spec)), None)
-        name = lock.lock_path(pol.path).name
+        name = lock_path(pol.path).name
         if pins is not None and pin != now:
             held = f"still pins {pin}" if pin else "does not pin it"
             print(f"  {name} {held}: run `package-trust ledger lock` to read {now}")

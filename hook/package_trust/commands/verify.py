@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from package_trust import engine, lockfile, packages, policy, statement, workspace
 from package_trust.errors import LockfileError
-from package_trust.gpg import BAD_STATUS, KeyInfo, Verification
-from package_trust.ledger import Ledger, open_ledgers
+from package_trust.ledger import open_ledgers
 from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.registry import Registry
 from package_trust.result import StatementResult, Status
@@ -37,43 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     workspace.add_registry(parser)
 
 
-class _Recorder:
-    """The engine's verifier, remembering what gpg said about each statement."""
-
-    def __init__(self, inner: engine.Verifier):
-        self.inner = inner
-        self.keys: dict[str, KeyInfo] = inner.keys
-        self.said: dict[bytes, Verification] = {}
-
-    def verify_many(self, statements: Sequence[bytes]) -> list[Verification]:
-        out = self.inner.verify_many(statements)
-        self.said.update(zip(statements, out, strict=True))
-        return out
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def run(args: argparse.Namespace) -> int:
     name, version = packages.parse_spec(args.package)
     pol = policy.load(args.policy or Path(policy.DEFAULT_NAME))
     integrity, source = _integrity(args, name, version)
     dep = Dependency(name, version, Source.REGISTRY, f"node_modules/{name}", integrity)
     ledgers = open_ledgers(pol)
-    recorders: list[_Recorder] = []
-
-    def verifier(keys: list[bytes]) -> engine.Verifier:
-        recorders.append(_Recorder(engine.default_verifier(keys)))
-        return recorders[-1]
-
     lf = Lockfile(Path(source), [dep])
-    pkg = engine.check([lf], pol, ledgers, verifier).packages[0]
+    pkg = engine.check([lf], pol, ledgers).packages[0]
     listed = pkg
     if pkg.status is Status.EXEMPT:  # list the statements all the same
-        listed = engine.check([lf], replace(pol, exemptions=[]), ledgers, verifier).packages[0]
-    said = {o: recorders[-1].said.get(d) for o, d in _statement_data(ledgers, name, version)} \
-        if recorders else {}
-    keys = recorders[-1].keys if recorders else {}
+        listed = engine.check([lf], replace(pol, exemptions=[]), ledgers).packages[0]
     reason = pkg.reason
     if pkg.status is Status.AUDITED:
         by = ", ".join(pkg.signers)
@@ -85,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if not listed.statements:
         print("no statements for this version in the ledgers")
     for s in listed.statements:
-        print(_statement_lines(s, said.get(s.origin), keys, integrity))
+        print(_statement_lines(s, integrity))
     return 0 if pkg.status.passed else 1
 
 
@@ -101,45 +73,9 @@ def _integrity(args: argparse.Namespace, name: str, version: str) -> tuple[str |
         return registry.dist(name, version).integrity, f"registry {registry.url}"
 
 
-def _statement_data(ledgers: Sequence[Ledger], name: str, version: str) -> list[tuple[str, bytes]]:
-    return [(f.origin, f.data) for ledger in ledgers for f in ledger.statements(name, version)]
-
-
-def outcome(s: StatementResult, v: Verification | None, key: KeyInfo | None) -> str:
-    """good, untrusted, expired, revoked, bad signature, unknown key (or unreadable)."""
-    if v is None:
-        return "unreadable"
-    if v.good:
-        return "good" if s.trusted else "untrusted"
-    if v.lapsed:
-        return _lapsed(v, key)
-    if v.primary is not None and key is None:
-        return "unknown key"  # gpg named a key the ledger's keyring does not list
-    # Only gpg's words tell an altered statement, or a key missing from keys/, apart.
-    if v.problem == BAD_STATUS["BADSIG"]:
-        return "bad signature"
-    if key is None:
-        missing = (v.problem or "").endswith("not in the ledger's keys/")
-        return "unknown key" if missing else "unreadable"
-    return "bad signature"
-
-
-def _lapsed(v: Verification, key: KeyInfo | None) -> str:
-    """Why an authentic signature no longer counts: its key (or subkey) is revoked, or
-    the key, subkey or signature has expired."""
-    if key is None:
-        return "expired or revoked"
-    by_subkey = v.signer != key.fingerprint
-    revoked = key.revoked or (by_subkey and key.subkeys.get(v.signer or "", True))
-    return "revoked" if revoked else "expired"
-
-
-def _statement_lines(s: StatementResult, v: Verification | None, keys: dict[str, KeyInfo],
-                     integrity: str | None) -> str:
-    key = keys.get(s.fingerprint or "")
+def _statement_lines(s: StatementResult, integrity: str | None) -> str:
     who = s.fingerprint or "unknown signer"
-    uid = key.uid if key else (v.uid if v else None)
-    lines = [f"  {outcome(s, v, key)}: {who}" + (f" {uid}" if uid else "")
+    lines = [f"  {s.outcome}: {who}" + (f" {s.uid}" if s.uid else "")
              + (" (trusted)" if s.trusted else "")]
     when = s.signed_at or (s.time // 1000 if s.time else None)
     date = dt.datetime.fromtimestamp(when, dt.timezone.utc).date() if when else "unknown"

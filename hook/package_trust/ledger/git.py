@@ -15,6 +15,7 @@ from pathlib import Path
 
 from package_trust import lock
 from package_trust.errors import LedgerError
+from package_trust.filenames import lock_path
 from package_trust.gpg import MAX_STATEMENT_BYTES
 from package_trust.ledger.folder import KEY_SUFFIXES, MAX_KEY_BYTES
 from package_trust.ledger.gitcache import (
@@ -253,7 +254,7 @@ def open_git(spec: LedgerSpec, policy_path: Path, *, fetch: bool = False,
     cache = GitCache(spec.git)
     notices: list[str] = []
     try:
-        pins = lock.load(lock.lock_path(policy_path)) if pinned else None
+        pins = lock.load(lock_path(policy_path)) if pinned else None
         if spec.ref is not None and is_commit_id(spec.ref):
             commit = ensure_commit(cache, spec.ref, "change ref: in the policy")
         elif pins is not None:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from package_trust import filenames
 from package_trust.errors import LockfileError
 from package_trust.lockfile.interface import Dependency, Lockfile, Source
 
-NAMES = ("package-lock.json", "npm-shrinkwrap.json")
+NAMES = filenames.LOCKFILES
 _KEY_LINE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{', re.MULTILINE)
 _MODULES = "node_modules/"
 _TARBALLS = (".tgz", ".tar.gz", ".tar")

@@ -1,0 +1,13 @@
+"""The names of the files package-trust looks for; cheap to import (the commit-time path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+POLICY = "trust-policy.yml"
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")  # in order of preference
+
+
+def lock_path(policy_path: Path) -> Path:
+    """``trust-policy.yml`` -> ``trust-policy.lock``, in the same folder."""
+    return policy_path.with_suffix(".lock")

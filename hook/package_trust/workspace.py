@@ -32,18 +32,23 @@ def add_policy(parser: argparse.ArgumentParser) -> None:
                         help=f"the policy (default: ./{policy.DEFAULT_NAME})")
 
 
+def optional_policy(policy_path: Path | None) -> policy.Policy | None:
+    """The policy named, else ./trust-policy.yml when there is one, else None."""
+    path = policy_path or Path(policy.DEFAULT_NAME)
+    return policy.load(path) if policy_path is not None or path.is_file() else None
+
+
 def ledger_root(explicit: Path | None, policy_path: Path | None = None) -> Path:
     """--ledger, else the first folder ledger of the policy, else the current folder."""
     if explicit is not None:
         return explicit
-    path = policy_path or Path(policy.DEFAULT_NAME)
-    if policy_path is None and not path.is_file():
+    pol = optional_policy(policy_path)
+    if pol is None:
         return Path(".")
-    pol = policy.load(path)
     folder = next((spec for spec in pol.ledgers if spec.git is None), None)
     if folder is None:
         raise LedgerError(
-            "the policy names only git ledgers: name a clone of one with --ledger DIR", path
+            "the policy names only git ledgers: name a clone of one with --ledger DIR", pol.path
         )
     return pol.path.parent / folder.path
 
@@ -53,10 +58,9 @@ def judging(
 ) -> tuple[policy.Policy, list[Ledger]] | None:
     """The policy and the ledgers to judge by: --ledger DIR, else the policy's own.
     None when no policy was named and ./trust-policy.yml does not exist."""
-    path = policy_path or Path(policy.DEFAULT_NAME)
-    if policy_path is None and not path.is_file():
+    pol = optional_policy(policy_path)
+    if pol is None:
         return None
-    pol = policy.load(path)
     if ledger is None:
         return pol, open_ledgers(pol)
     return pol, [FolderLedger(ledger.resolve(), description=str(ledger))]

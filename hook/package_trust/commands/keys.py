@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = workspace.ledger_root(args.ledger, args.policy)
     if args.action == "list":
-        return list_keys(ledger, _policy(args.policy))
+        return list_keys(ledger, workspace.optional_policy(args.policy))
     if args.action == "export":
         key = usergpg.find_key(args.key)
         data, expected = usergpg.export_public(key), key.fingerprint
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     print(printable(f"wrote {path}: {info.fingerprint} {info.uid}"))
     for line in _state(info):
         print(f"warning: the key {line}")
-    pol = _policy(args.policy)
+    pol = workspace.optional_policy(args.policy)
     if pol is not None and info.fingerprint not in pol.fingerprints:
         print(f"note: {pol.path} does not trust this key yet: add it under trusted-keys:")
         print(f"  - fingerprint: {info.fingerprint}")
@@ -117,11 +117,6 @@ def _date(seconds: int | None) -> str:
     if seconds is None:
         return "never"
     return str(dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date())
-
-
-def _policy(path: Path | None) -> policy.Policy | None:
-    default = Path(policy.DEFAULT_NAME)
-    return policy.load(path or default) if path or default.is_file() else None
 
 
 def list_keys(ledger: Path, pol: policy.Policy | None) -> int:

@@ -184,9 +184,11 @@ def test_a_lapsed_entry_is_verified_again(project: Project, keys: dict[str, Key]
     grace_row = next(r for r in rows(cache_dir) if r[2] == keys["grace"].fingerprint)
     assert 0 < grace_row[-2] - time.time() < year  # valid until the signature expires
     gpg_log.take()
-    with sqlite3.connect(cache_dir / "verifications.sqlite3") as db:
+    with sqlite3.connect(cache_dir / "verifications.sqlite3") as db:  # a year later
         db.execute("UPDATE verification SET valid_until = ? WHERE primary_key = ?",
                    (int(time.time()) - 1, keys["grace"].fingerprint))
+        db.execute("UPDATE verdict SET valid_until = ? WHERE valid_until IS NOT NULL",
+                   (int(time.time()) - 1,))
     assert check(capsys)[0] == 0
     assert gpg_log.verified() == [1]
 

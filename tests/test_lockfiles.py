@@ -103,6 +103,8 @@ def test_shrinkwrap_is_the_fallback(project: Project, keys: dict[str, Key]) -> N
     ("[]", "not an npm lockfile", 1),
     ('{\n "lockfileVersion": 2,\n "packages": {\n  "node_modules/a": 3\n }\n}',
      "entry 'node_modules/a' must be an object", None),
+    ('{\n "lockfileVersion": 3,\n "packages":\n  ["node_modules/a"]\n}',
+     '"packages" must be an object', 3),
 ])
 def test_malformed_lockfile(project: Project, keys: dict[str, Key], text: str, message: str,
                             line: int | None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,3 +162,24 @@ def test_v1_file_tarball_is_not_first_party() -> None:
     lf = lockfile.load(DATA / "lockfiles/v2-install-types-aliases/package-lock.json")
     tarballs = [d for d in lf.dependencies if d.version.endswith(".tgz")]
     assert tarballs and all(d.source.value == "other" for d in tarballs)
+
+
+@pytest.mark.parametrize(("resolved", "source"), [
+    ("https://registry.npmjs.org/@s/a/-/a-1.0.0.tgz", "registry"),
+    ("HTTP://mirror.example:8080/a/-/a-1.0.0.tgz?x=1#y", "registry"),
+    ("https://example.org/a-1.0.0.tgz", "other"),
+    ("https://example.org/a-1.0.0.tgz?from=/-/", "other"),
+    ("https://example.org/a-1.0.0.tgz#/-/", "other"),
+    ("https://example.org?/-/a-1.0.0.tgz", "other"),
+    ("git+https://example.org/a/-/a.git", "other"),
+    ("file:a/-/a-1.0.0.tgz", "other"),
+    ("https:/example.org/a/-/a-1.0.0.tgz", "other"),
+])
+def test_registry_tarball_layout(project: Project, resolved: str, source: str) -> None:
+    """Only an http(s) URL with /-/ in its path is a registry tarball; else unverifiable."""
+    path = project.lockfile({"a": "1.0.0"})
+    data = json.loads(path.read_text())
+    data["packages"]["node_modules/a"]["resolved"] = resolved
+    path.write_text(json.dumps(data))
+    [dep] = lockfile.load(path).dependencies
+    assert dep.source.value == source

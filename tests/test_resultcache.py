@@ -104,7 +104,8 @@ def test_corrupt_or_lapsed_entries_are_ignored(audited: Project, tmp_path: Path,
     data = json.loads(entry.read_text())
     for broken in ("{not json", json.dumps({**data, "until": 1.0}),
                    json.dumps({**data, "date": "2000-01-01"}), json.dumps({**data, "code": "0"}),
-                   json.dumps({**data, "inputs": [["/nonexistent", [1, 2, 3]]]})):
+                   json.dumps({**data, "paths": "=/nonexistent"}),
+                   json.dumps({**data, "digest": "0" * 64})):
         entry.write_text(broken)
         assert check(capsys)[0] == 0
         assert json.loads(entry.read_text())["code"] == 0, broken  # checked afresh, stored again

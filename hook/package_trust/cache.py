@@ -66,58 +66,59 @@ class CachedVerifier:
         st = os.stat(binary)
         self._gpg = f"{binary}:{st.st_size}:{st.st_mtime_ns}"
         self._key_data = key_data
-        self._store = store
+        self.store = store
         self._ring: Keyring | None = None
         digest = hashlib.sha256(self._gpg.encode() + b"\0")
         for data in key_data:
             digest.update(len(data).to_bytes(8, "big") + data)
-        self._listing_id = digest.hexdigest()
-        keys = store.keyring(self._listing_id, time.time())
-        self._listed = keys is not None
-        self.keys: dict[str, KeyInfo] = keys or {}
-        if keys is None:
-            self.keys = self._keyring().keys
+        self.keyring_id = digest.hexdigest()
+        listed = store.keyring(self.keyring_id, time.time())
+        self.keys, self._keybox = listed or ({}, None)
+        if listed is None:  # gpg lists the keys: remember that, and the keybox
+            self._ring = Keyring(self._key_data)
+            self.keys = self._ring.keys
+            store.put_keyring(self.keyring_id, self.keys, self._ring.keybox(), time.time())
 
     def close(self) -> None:
         if self._ring is not None:
             self._ring.close()
-        self._store.close()
+        self.store.close()
 
     def verify_many(self, statements: Sequence[bytes]) -> list[Verification]:
         """Reuse what the cache holds; verify the rest with gpg and remember the good."""
+        return self.begin(statements)()
+
+    def begin(self, statements: Sequence[bytes]) -> Callable[[], list[Verification]]:
+        """``verify_many`` in two steps: what the cache holds now, and gpg for the rest in
+        the background; the function returned waits for gpg and returns every result."""
         now = time.time()
         ids = [hashlib.sha256(s).digest() for s in statements]
-        rows = self._store.get_many(ids)
-        results: list[Verification | None] = []
-        ring: _Background[Keyring] | None = None
-        for s, i in zip(statements, ids, strict=True):
-            v = self._reuse(s, rows.get(i), now)
-            if v is None and ring is None and self._ring is None:  # import the keys meanwhile
-                ring = _Background(lambda: Keyring(self._key_data, self.keys))
-            results.append(v)
-        if ring is not None:
-            self._ring = ring.result()
+        rows = self.store.get_many(ids)
+        results = [self._reuse(s, rows.get(i), now) for s, i in zip(statements, ids, strict=True)]
         missing = [n for n, v in enumerate(results) if v is None]
         if not missing:
-            return [v for v in results if v is not None]
-        fresh = self._keyring().verify_many([statements[n] for n in missing])
-        keep = []
-        for n, v in zip(missing, fresh, strict=True):
-            results[n] = v
-            key = self.keys.get(v.primary or "")
-            if v.good and key is not None and _bound(statements[n], v):
-                until = _valid_until(v, key)
-                keep.append((ids[n], v.plaintext, v.primary, v.signer, v.signed_at, v.expires,
-                             v.uid, key.digest, self._gpg, until))
-        self._store.put_many(keep, now)
-        return [v for v in results if v is not None]
+            return lambda: [v for v in results if v is not None]
+        built = self._ring  # else the listing is cached: build the keyring in the background
 
-    def _keyring(self) -> Keyring:
-        if self._ring is None:  # with a cached listing, gpg need not list the keys again
-            self._ring = Keyring(self._key_data, self.keys if self._listed else None)
-            if not self._listed:
-                self._store.put_keyring(self._listing_id, self._ring.keys, time.time())
-        return self._ring
+        def verify() -> tuple[Keyring, list[Verification]]:
+            ring = built or Keyring(self._key_data, self.keys, self._keybox)
+            return ring, ring.verify_many([statements[n] for n in missing])
+
+        job = _Background(verify)
+
+        def finish() -> list[Verification]:
+            self._ring, fresh = job.result()
+            keep = []
+            for n, v in zip(missing, fresh, strict=True):
+                results[n] = v
+                key = self.keys.get(v.primary or "")
+                if v.good and key is not None and _bound(statements[n], v):
+                    keep.append((ids[n], v.plaintext, v.primary, v.signer, v.signed_at,
+                                 v.expires, v.uid, key.digest, self._gpg, valid_until(v, key)))
+            self.store.put_many(keep, now)
+            return [v for v in results if v is not None]
+
+        return finish
 
     def _reuse(
         self, statement: bytes, row: tuple[Any, ...] | None, now: float
@@ -138,7 +139,7 @@ class CachedVerifier:
         if signed_at is None or signed_at > now:  # the clock went back: gpg would refuse it
             return None
         v = Verification(plaintext, primary, signer, signed_at, expires, uid)
-        limit = _valid_until(v, key)
+        limit = valid_until(v, key)
         if (until is not None and now >= until) or (limit is not None and now >= limit):
             return None
         if not check_key(v, self.keys, now).good or not _bound(statement, v):
@@ -182,7 +183,7 @@ def _bound(statement: bytes, v: Verification) -> bool:
     )
 
 
-def _valid_until(v: Verification, key: KeyInfo) -> int | None:
+def valid_until(v: Verification, key: KeyInfo) -> int | None:
     """When the verification stops holding: the first of signature, key, subkey expiry."""
     subkey = key.subkey_expires.get(v.signer or "") if v.signer != key.fingerprint else None
     times = [t for t in (v.expires, key.expires, subkey) if t is not None]

@@ -1,7 +1,10 @@
 """The verification cache's database: SQLite in WAL mode, safe for checks running at once.
 
 ``verification`` holds good verifications by the SHA-256 of the statement; ``keyring``
-holds gpg's listing of a set of key files. What may be reused is decided by cache.py.
+holds gpg's listing of a set of key files and the keybox gpg built from them (copied into
+a new keyring instead of importing the keys again); ``verdict`` holds audited packages'
+verdicts.
+What may be reused is decided by cache.py and verdicts.py.
 Every error is swallowed here (a miss, not a crash); a file that is not a database, or
 a corrupt one, is deleted and started afresh.
 """
@@ -20,20 +23,26 @@ from typing import Any, TypeVar
 from package_trust.gpg import KeyInfo
 
 FILE_NAME = "verifications.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KEYRING_TTL = 24 * 3600  # a keyring listing is rebuilt at least daily
 MAX_ENTRIES = 200_000
 BUSY_SECONDS = 10.0
 _CHUNK = 500  # statements per SELECT
 _FIELDS = "plaintext, primary_key, signer, signed_at, expires, uid, key_digest, gpg, valid_until"
+_VERDICT_FIELDS = "package, paths, digest, signed_at, valid_until, signers, body"
 _SCHEMA = (
     "CREATE TABLE verification (statement BLOB PRIMARY KEY, plaintext BLOB NOT NULL, "
     "primary_key TEXT NOT NULL, signer TEXT NOT NULL, signed_at INTEGER, expires INTEGER, "
     "uid TEXT, key_digest TEXT NOT NULL, gpg TEXT NOT NULL, valid_until INTEGER, "
     "stored_at INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE keyring (id TEXT PRIMARY KEY, listing TEXT NOT NULL, "
+    "CREATE TABLE keyring (id TEXT PRIMARY KEY, listing TEXT NOT NULL, keybox BLOB, "
     "valid_until INTEGER NOT NULL) WITHOUT ROWID",
+    # keyed by the first 8 bytes of the package id, which is faster to look up than a blob
+    "CREATE TABLE verdict (k INTEGER PRIMARY KEY, package BLOB NOT NULL, paths TEXT NOT NULL, "
+    "digest TEXT NOT NULL, signed_at INTEGER, valid_until INTEGER, signers TEXT NOT NULL, "
+    "body TEXT NOT NULL, stored_at INTEGER NOT NULL)",
 )
+_TABLES = ("verification", "keyring", "verdict")
 T = TypeVar("T")
 
 
@@ -66,48 +75,74 @@ class Store:
 
     def get_many(self, ids: Sequence[bytes]) -> dict[bytes, tuple[Any, ...]]:
         """The rows stored for these statement hashes."""
+        return self._select("verification", "statement", _FIELDS, ids)
 
-        def get(db: sqlite3.Connection) -> dict[bytes, tuple[Any, ...]]:
-            rows: dict[bytes, tuple[Any, ...]] = {}
+    def verdicts(self, ids: Sequence[bytes]) -> dict[bytes, tuple[Any, ...]]:
+        """The verdicts stored for these package ids (verdicts.py)."""
+        found = self._select("verdict", "k", _VERDICT_FIELDS, [_short(i) for i in ids])
+        wanted = set(ids)
+        return {row[0]: row[1:] for row in found.values() if row[0] in wanted}
+
+    def put_verdicts(self, rows: list[tuple[Any, ...]], now: float) -> None:
+        """Store rows: the fields named in ``_VERDICT_FIELDS``, the package id first."""
+        self._insert("verdict", "k", _VERDICT_FIELDS, [(_short(r[0]), *r) for r in rows], now)
+
+    def _select(
+        self, table: str, key: str, fields: str, ids: Sequence[bytes | int]
+    ) -> dict[Any, tuple[Any, ...]]:
+        def get(db: sqlite3.Connection) -> dict[Any, tuple[Any, ...]]:
+            rows: dict[Any, tuple[Any, ...]] = {}
             for at in range(0, len(ids), _CHUNK):
                 chunk = ids[at : at + _CHUNK]
                 sql = (
-                    f"SELECT statement, {_FIELDS} FROM verification "
-                    f"WHERE statement IN ({','.join('?' * len(chunk))})"
+                    f"SELECT {key}, {fields} FROM {table} "
+                    f"WHERE {key} IN ({','.join('?' * len(chunk))})"
                 )
                 rows.update((row[0], row[1:]) for row in db.execute(sql, chunk))
             return rows
 
         return self._run(get) or {}
 
-    def put_many(self, rows: list[tuple[Any, ...]], now: float) -> None:
-        """Store rows: the statement's hash, then the fields named in ``_FIELDS``."""
-
+    def _insert(
+        self, table: str, key: str, fields: str, rows: list[tuple[Any, ...]], now: float
+    ) -> None:
         def put(db: sqlite3.Connection) -> None:
+            marks = ",".join("?" * (fields.count(",") + 3))
             with _transaction(db):
                 db.executemany(
-                    f"INSERT OR REPLACE INTO verification (statement, {_FIELDS}, stored_at) "
-                    f"VALUES ({','.join('?' * 11)})",
+                    f"INSERT OR REPLACE INTO {table} ({key}, {fields}, stored_at) "
+                    f"VALUES ({marks})",
                     [(*row, int(now)) for row in rows],
                 )
 
         if rows:
             self._run(put)
 
-    def keyring(self, listing_id: str, now: float) -> dict[str, KeyInfo] | None:
-        """The keyring listing stored under ``listing_id``, while it is fresh."""
+    def put_many(self, rows: list[tuple[Any, ...]], now: float) -> None:
+        """Store rows: the statement's hash, then the fields named in ``_FIELDS``."""
+        self._insert("verification", "statement", _FIELDS, rows, now)
 
-        def get(db: sqlite3.Connection) -> str | None:
-            row = db.execute(
-                "SELECT listing FROM keyring WHERE id = ? AND valid_until > ?",
+    def keyring(
+        self, listing_id: str, now: float
+    ) -> tuple[dict[str, KeyInfo], bytes | None] | None:
+        """The keyring listing and keybox stored under ``listing_id``, while fresh."""
+
+        def get(db: sqlite3.Connection) -> tuple[Any, ...] | None:
+            row: tuple[Any, ...] | None = db.execute(
+                "SELECT listing, keybox FROM keyring WHERE id = ? AND valid_until > ?",
                 (listing_id, now),
             ).fetchone()
-            return row[0] if row and isinstance(row[0], str) else None
+            return row
 
-        text = self._run(get)
-        return _load_listing(text) if text is not None else None
+        row = self._run(get)
+        if row is None or not isinstance(row[0], str):
+            return None
+        keys = _load_listing(row[0])
+        return (keys, row[1] if type(row[1]) is bytes else None) if keys is not None else None
 
-    def put_keyring(self, listing_id: str, keys: dict[str, KeyInfo], now: float) -> None:
+    def put_keyring(
+        self, listing_id: str, keys: dict[str, KeyInfo], keybox: bytes | None, now: float
+    ) -> None:
         """Store a listing for a day at most (less if a key expires); prune what lapsed."""
         expiries = [
             t
@@ -120,17 +155,19 @@ class Store:
         def put(db: sqlite3.Connection) -> None:
             with _transaction(db):
                 db.execute("DELETE FROM keyring WHERE valid_until <= ?", (now,))
-                db.execute("DELETE FROM verification WHERE valid_until <= ?", (now,))
-                (count,) = db.execute("SELECT count(*) FROM verification").fetchone()
-                if count > MAX_ENTRIES:
-                    db.execute(
-                        "DELETE FROM verification WHERE statement IN (SELECT statement FROM "
-                        "verification ORDER BY stored_at LIMIT ?)",
-                        (count - MAX_ENTRIES,),
-                    )
+                for table, key in (("verification", "statement"), ("verdict", "k")):
+                    db.execute(f"DELETE FROM {table} WHERE valid_until <= ?", (now,))
+                    (count,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+                    if count > MAX_ENTRIES:
+                        db.execute(
+                            f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
+                            "ORDER BY stored_at LIMIT ?)",
+                            (count - MAX_ENTRIES,),
+                        )
                 db.execute(
-                    "INSERT OR REPLACE INTO keyring (id, listing, valid_until) VALUES (?, ?, ?)",
-                    (listing_id, _dump_listing(keys), until),
+                    "INSERT OR REPLACE INTO keyring (id, listing, keybox, valid_until) "
+                    "VALUES (?, ?, ?, ?)",
+                    (listing_id, _dump_listing(keys), keybox, until),
                 )
 
         self._run(put)
@@ -157,6 +194,11 @@ class Store:
             self._db = None
 
 
+def _short(package_id: bytes) -> int:
+    """The verdict table's key: the id's first 8 bytes, as SQLite's 64-bit integer."""
+    return int.from_bytes(package_id[:8], "big", signed=True)
+
+
 def private_folder(folder: Path) -> None:
     """Create ``folder`` (mode 0700); refuse a link or another user's folder."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -176,8 +218,8 @@ def _connect(path: Path) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode=WAL")
             with _transaction(db):
                 if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                    db.execute("DROP TABLE IF EXISTS verification")
-                    db.execute("DROP TABLE IF EXISTS keyring")
+                    for table in _TABLES:
+                        db.execute(f"DROP TABLE IF EXISTS {table}")
                     for sql in _SCHEMA:
                         db.execute(sql)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from package_trust import cache, statement
+from package_trust.cache import CachedVerifier
 from package_trust.errors import PolicyError
 from package_trust.gpg import BAD_STATUS, KeyInfo, Verification
 from package_trust.ledger import Ledger, LedgerFile
@@ -16,6 +17,7 @@ from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.names import is_valid_name, is_valid_version
 from package_trust.policy import Policy
 from package_trust.result import CheckResult, LedgerInfo, PackageResult, StatementResult, Status
+from package_trust.verdicts import Verdicts
 
 
 class Verifier(Protocol):
@@ -65,30 +67,63 @@ def check(
         # a ledger's own notices, such as a git ledger read from an old cached copy
         notices=[n for ledger in ledgers for n in ledger.notices],
     )
-    to_verify: list[tuple[PackageResult, bytes | None]] = []
+    to_verify: list[tuple[PackageResult, bytes]] = []
     for g in groups:
         pkg = _triage(g, policy, today, result.notices)
         result.packages.append(pkg)
         if pkg.status is Status.UNAUDITED:  # provisional: the ledger decides
-            to_verify.append((pkg, statement.sha512_of(g.first.integrity)))
+            digest = statement.sha512_of(g.first.integrity)
+            if digest is not None:  # always so (_unverifiable)
+                to_verify.append((pkg, digest))
     if not to_verify:
         result.inputs = _inputs(ledgers)
         return result
 
-    files = {id(pkg): _statements(ledgers, pkg.name, pkg.version) for pkg, _ in to_verify}
     keys = [f.data for ledger in ledgers for f in ledger.key_files() if f.problem is None]
-    unique = list(dict.fromkeys(f.data for fs in files.values() for f in fs if f.problem is None))
     v = verifier(keys)
     try:
         _require_keys(policy, v.keys)
-        verified = dict(zip(unique, v.verify_many(unique), strict=True))
+        memo = Verdicts.open(v, policy, ledgers)
+        stored = memo.fetch(to_verify) if memo is not None else []
+        kept = {id(pkg) for pkg, _ in stored}
+        files: dict[int, list[LedgerFile]] = {}
+        # gpg verifies what no verdict covers while the verdicts kept are checked (stat).
+        finish = _begin(v, ledgers, [pkg for pkg, _ in to_verify if id(pkg) not in kept], files)
+        reused = memo.reuse(stored) if memo is not None else set()
+        verified = finish()
+        stale = [pkg for pkg, _ in stored if id(pkg) not in reused]
+        verified.update(_begin(v, ledgers, stale, files)())
+        judged = [(pkg, digest) for pkg, digest in to_verify if id(pkg) not in reused]
+        for pkg, digest in judged:
+            _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
+        if memo is not None:
+            memo.remember([(pkg, digest, files[id(pkg)]) for pkg, digest in judged],
+                          ledgers, verified, v.keys)
     finally:
         v.close()
-    for pkg, digest in to_verify:
-        _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
     result.inputs = _inputs(ledgers)
     result.valid_until = _valid_until(v.keys, verified.values())
+    if memo is not None and result.inputs is not None:
+        result.inputs.update(memo.seen)
+        if memo.valid_until is not None:
+            result.valid_until = min(result.valid_until or memo.valid_until, memo.valid_until)
     return result
+
+
+def _begin(
+    v: Verifier, ledgers: Sequence[Ledger], pkgs: list[PackageResult],
+    files: dict[int, list[LedgerFile]],
+) -> Callable[[], dict[bytes, Verification]]:
+    """Read the packages' statements (into ``files``) and start verifying them; the
+    function returned waits for the verifications."""
+    for pkg in pkgs:
+        files[id(pkg)] = _statements(ledgers, pkg.name, pkg.version)
+    unique = list(dict.fromkeys(f.data for pkg in pkgs for f in files[id(pkg)]
+                                if f.problem is None))
+    if isinstance(v, CachedVerifier):
+        finish = v.begin(unique)
+        return lambda: dict(zip(unique, finish(), strict=True))
+    return lambda: dict(zip(unique, v.verify_many(unique), strict=True))
 
 
 def _inputs(ledgers: Sequence[Ledger]) -> dict[str, list[int] | None] | None:
@@ -190,14 +225,13 @@ def _judge(
     pkg: PackageResult,
     files: list[LedgerFile],
     verified: dict[bytes, Verification],
-    digest: bytes | None,
+    digest: bytes,
     policy: Policy,
     keys: dict[str, KeyInfo],
 ) -> None:
     """Judge each statement for the package, then the package."""
-    for f in files:
-        s = _judge_one(f, verified.get(f.data), pkg, digest, policy, keys)
-        pkg.statements.append(s)
+    pkg.statements = [_judge_one(f, verified.get(f.data), pkg, digest, policy, keys)
+                      for f in files]
     counted: dict[str, str] = {}
     rejected: dict[str, str] = {}
     problems: list[str] = []
@@ -225,7 +259,7 @@ def _judge_one(
     f: LedgerFile,
     v: Verification | None,
     pkg: PackageResult,
-    digest: bytes | None,
+    digest: bytes,
     policy: Policy,
     keys: dict[str, KeyInfo],
 ) -> StatementResult:
@@ -274,7 +308,7 @@ def _outcome(v: Verification, key: KeyInfo | None, trusted: bool) -> str:
 
 
 def _bind(
-    st: statement.Statement, v: Verification, pkg: PackageResult, digest: bytes | None,
+    st: statement.Statement, v: Verification, pkg: PackageResult, digest: bytes,
     trusted: bool, fpr: str | None, signer: str | None,
 ) -> tuple[str | None, bool, bool]:
     """What a verified statement means for the package: (problem, counted, rejects)."""
@@ -286,7 +320,7 @@ def _bind(
         return v.problem, False, True
     if not v.good:
         return v.problem, False, False
-    if digest is None or statement.decode_b64(st.sha512) != digest:
+    if statement.decode_b64(st.sha512) != digest:
         mismatch = f"integrity mismatch: {signer} signed a different tarball (hash.sha512)"
         return mismatch, False, False
     return None, True, False

@@ -44,6 +44,7 @@ _BASE_ARGS = [
     "--trust-model",
     "always",
 ]
+_KEYBOX = "pubring.kbx"
 BATCH_SIZE = 1000  # statements per gpg process, at most
 
 
@@ -110,8 +111,10 @@ class Verification:
 class Keyring:
     """A temporary GNUPGHOME holding only the given public keys; a context manager."""
 
-    def __init__(self, key_data: Iterable[bytes], keys: dict[str, KeyInfo] | None = None):
-        """``keys``: gpg's listing of exactly these keys, when known already (cache.py)."""
+    def __init__(self, key_data: Iterable[bytes], keys: dict[str, KeyInfo] | None = None,
+                 keybox: bytes | None = None):
+        """``keys``: gpg's listing of exactly these keys, when known already; ``keybox``:
+        the keybox gpg built from exactly these keys before (cache.py)."""
         import tempfile
 
         self._binary = gpg_binary()
@@ -121,7 +124,11 @@ class Keyring:
         self._gnupg: Any = None
         try:
             data = b"\n".join(key_data)
-            if data.strip():
+            if keybox is not None:
+                fd = os.open(os.path.join(self.home, _KEYBOX), os.O_WRONLY | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(keybox)
+            elif data.strip():
                 self._run(["--import"], data)
             self.keys = keys if keys is not None else self._list()
         except BaseException:
@@ -165,6 +172,13 @@ class Keyring:
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+    def keybox(self) -> bytes | None:
+        """The keybox gpg built for the keys, to give a later keyring (cache.py)."""
+        try:
+            return Path(self.home, _KEYBOX).read_bytes()
+        except OSError:
+            return None
 
     def export(self, fingerprint: str) -> bytes:
         """One public key as this keyring holds it: minimal export, ASCII-armored."""

@@ -1,5 +1,9 @@
 """trust-policy.yml: which keys a project trusts, how many signatures it needs, and its
 exemptions. Every error names the file and the line to fix.
+
+PyYAML is imported only to parse: a check may find the policy already parsed from the
+same bytes in its cache (``load(path, cache)``), as importing PyYAML alone costs the
+commit-time check a noticeable part of its time.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from package_trust import filenames
+from package_trust import __version__, filenames
 from package_trust.errors import PolicyError
+
+if TYPE_CHECKING:
+    import yaml
 
 DEFAULT_NAME = filenames.POLICY
 FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
@@ -90,6 +96,8 @@ class YamlReader:
     def mapping(
         self, node: yaml.Node, what: str, required: set[str], optional: set[str]
     ) -> dict[str, yaml.Node]:
+        import yaml
+
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(f"{what} must be a mapping", node)
         out: dict[str, yaml.Node] = {}
@@ -107,11 +115,15 @@ class YamlReader:
         return out
 
     def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        import yaml
+
         if not isinstance(node, yaml.SequenceNode):
             raise self.fail(f"{what} must be a list", node)
         return list(node.value)
 
     def string(self, node: yaml.Node, what: str) -> str:
+        import yaml
+
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
             raise self.fail(f"{what} must be a string", node)
         if not node.value.strip():
@@ -119,26 +131,91 @@ class YamlReader:
         return str(node.value)
 
     def scalar(self, node: yaml.Node, what: str) -> str:
+        import yaml
+
         if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
             raise self.fail(f"{what} must be a value", node)
         return str(node.value)
 
 
-def load(path: Path) -> Policy:
-    """Read and validate a policy file."""
+def load(path: Path, cache: Path | None = None) -> Policy:
+    """Read and validate a policy file. With ``cache`` (a private folder), a policy that
+    was parsed from the same bytes at the same path is read from there."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise PolicyError(
             "policy file not found (create one, or name it with --policy)", path
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise PolicyError(f"cannot read policy: {e}", path) from None
-    return parse(path, text)
+    if cache is None:
+        return parse(path, text)
+    import hashlib
+
+    key = hashlib.sha256(f"{__version__}\0{path}\0".encode() + data).hexdigest()
+    entry = cache / f"{key}.json"
+    policy = _recall(entry, path)
+    if policy is None:
+        policy = parse(path, text)
+        _keep(entry, policy)
+    return policy
+
+
+def _keep(entry: Path, policy: Policy) -> None:
+    """Store a parsed policy; a cache that cannot be written is no error."""
+    import json
+
+    from package_trust.atomic import write_atomic
+    from package_trust.cachedb import private_folder
+
+    parsed = [
+        policy.minimum_signatures,
+        [[k.fingerprint, k.name, k.line] for k in policy.trusted_keys],
+        [[x.path, x.line, x.git, x.ref] for x in policy.ledgers],
+        [[e.package, e.reason, e.expires and e.expires.isoformat(), e.line]
+         for e in policy.exemptions],
+    ]
+    try:
+        private_folder(entry.parent)
+        write_atomic(entry, json.dumps(parsed).encode(), mode=0o600, durable=False)
+    except OSError:
+        pass
+
+
+def _recall(entry: Path, path: Path) -> Policy | None:
+    """The policy ``_keep`` stored, or None if there is none of exactly that shape."""
+    import json
+
+    try:
+        minimum, keys, ledgers, exemptions = json.loads(entry.read_bytes())
+        exempt = [_typed(e, str, str, (str, None), int) for e in exemptions]
+        policy = Policy(
+            path, minimum, [TrustedKey(*_typed(k, str, str, int)) for k in keys],
+            [LedgerSpec(*_typed(x, str, int, (str, None), (str, None))) for x in ledgers],
+            [Exemption(p, r, x and dt.date.fromisoformat(x), n) for p, r, x, n in exempt],
+        )
+    except (OSError, ValueError, TypeError):
+        return None
+    return policy if type(minimum) is int and keys else None
+
+
+def _typed(values: Any, *kinds: type | tuple[type | None, ...]) -> list[Any]:
+    """``values``, a list whose items have these types (None: null); else TypeError."""
+    if type(values) is not list or len(values) != len(kinds):
+        raise TypeError("unexpected shape")
+    for value, kind in zip(values, kinds, strict=True):
+        allowed = kind if isinstance(kind, tuple) else (kind,)
+        if not any(value is None if k is None else type(value) is k for k in allowed):
+            raise TypeError("unexpected shape")
+    return values
 
 
 def parse(path: Path, text: str) -> Policy:
     """Validate policy ``text`` read from ``path``."""
+    import yaml
+
     r = YamlReader(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,8 @@ class PackageResult:
     signers: list[str] = field(default_factory=list)
     rejected_by: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    statements: list[StatementResult] = field(default_factory=list)
+    # a list, or (verdicts.py) a verdict's statements as stored, decoded when first read
+    statements: Sequence[StatementResult] = field(default_factory=list)
     exemption: str | None = None  # the exemption's reason, when one applied
 
     @property

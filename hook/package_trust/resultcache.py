@@ -62,11 +62,40 @@ def stat_signature(st: os.stat_result, whole: bool = True) -> list[int]:
     return [*ident, st.st_size, st.st_mtime_ns, st.st_ctime_ns] if whole else ident
 
 
-def _stat(path: str, whole: bool, follow: bool = False) -> list[int] | None:
+def stat_of(path: str, whole: bool, follow: bool = False) -> list[int] | None:
+    """The path's stat signature (of the link itself, unless ``follow``); None if absent."""
     try:
         return stat_signature(os.stat(path) if follow else os.lstat(path), whole)
     except FileNotFoundError:
         return None
+
+
+Seen = dict[str, list[int] | None]
+
+
+def stamp(seen: Seen, extra: str = "") -> tuple[str, str]:
+    """What ``unchanged`` checks: the paths (NUL-separated, each marked ``=`` when its
+    content counts, ``~`` when only which file it is) and a digest of their signatures
+    (and of ``extra``, text stored with them that must come back unaltered)."""
+    paths = "\0".join(("=" if s is None or len(s) > 3 else "~") + p for p, s in seen.items())
+    return paths, _digest(list(seen.values()), extra)
+
+
+def unchanged(paths: str, digest: str, extra: str = "", stats: Seen | None = None) -> bool:
+    """Whether every path of a ``stamp`` still has the stat signature it had. ``stats``
+    remembers each path's signature across calls (one check: each path is stat'ed once)."""
+    stats = {} if stats is None else stats
+    signatures = []
+    for marked in paths.split("\0") if paths else ():
+        path = marked[1:]
+        if path not in stats:
+            stats[path] = stat_of(path, marked[0] == "=")
+        signatures.append(stats[path])
+    return _digest(signatures, extra) == digest
+
+
+def _digest(signatures: list[list[int] | None], extra: str) -> str:
+    return hashlib.sha256(f"{signatures!r}\0{extra}".encode()).hexdigest()
 
 
 def lookup(folder: Path, key: str) -> tuple[int, str] | None:
@@ -79,18 +108,17 @@ def lookup(folder: Path, key: str) -> tuple[int, str] | None:
         if until is not None and time.time() >= until:
             return None
         gpg = gpg_path()
-        if gpg is None or [gpg, _stat(gpg, True, follow=True)] != entry["gpg"]:
+        if gpg is None or [gpg, stat_of(gpg, True, follow=True)] != entry["gpg"]:
             return None
-        for path, signature in entry["inputs"]:
-            if _stat(path, signature is None or len(signature) > 3) != signature:
-                return None
+        if not unchanged(entry["paths"], entry["digest"]):
+            return None
         code, out = entry["code"], entry["out"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return (code, out) if isinstance(code, int) and isinstance(out, str) else None
 
 
-def store(folder: Path, key: str, code: int, out: str, inputs: dict[str, list[int] | None],
+def store(folder: Path, key: str, code: int, out: str, inputs: Seen,
           valid_until: float | None, today: dt.date) -> None:
     """Remember a report; a cache that cannot be written is no error."""
     from package_trust.atomic import write_atomic
@@ -99,11 +127,13 @@ def store(folder: Path, key: str, code: int, out: str, inputs: dict[str, list[in
     gpg = gpg_path()
     if gpg is None:
         return
+    paths, digest = stamp(inputs)
     entry: dict[str, Any] = {
         "date": today.isoformat(),
         "until": valid_until,
-        "gpg": [gpg, _stat(gpg, True, follow=True)],
-        "inputs": sorted(inputs.items()),
+        "gpg": [gpg, stat_of(gpg, True, follow=True)],
+        "paths": paths,
+        "digest": digest,
         "code": code,
         "out": out,
     }

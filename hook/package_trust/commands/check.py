@@ -120,7 +120,7 @@ def run_check(
     from package_trust.gpg import Keyring
     from package_trust.ledger import open_ledgers
 
-    pol = policy.load(policy_path)
+    pol = policy.load(policy_path, cachedir.folder("policies") if use_cache else None)
     lockfiles = [lockfile.load(p) for p in lockfile_paths(files, policy_path)]
     return engine.check(lockfiles, pol, given_ledgers(ledgers) if ledgers else open_ledgers(pol),
                         verifier=engine.default_verifier if use_cache else Keyring, today=today)

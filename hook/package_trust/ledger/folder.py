@@ -28,6 +28,7 @@ class FolderLedger:
         self.notices: list[str] = []
         # What was read, as stat signatures (resultcache.py): path -> signature, None if absent
         self.observed: dict[str, list[int] | None] = {}
+        self._seen: dict[tuple[str, str], dict[str, list[int] | None]] = {}
         if not (root / "keys").is_dir():
             raise LedgerError("not a ledger: it has no keys/ folder", root)
 
@@ -40,14 +41,25 @@ class FolderLedger:
         return self._revision
 
     def key_files(self) -> list[LedgerFile]:
-        return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES)
+        return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES, self.observed)
 
     def statements(self, name: str, version: str) -> list[LedgerFile]:
         parts = ["signatures", *package_parts(name, version)]
-        return self._files(parts, (".sig",), MAX_STATEMENT_BYTES)
+        seen = self._seen[(name, version)] = {}
+        try:
+            return self._files(parts, (".sig",), MAX_STATEMENT_BYTES, seen)
+        finally:
+            self.observed.update(seen)
 
-    def _files(self, parts: list[str], suffixes: tuple[str, ...], limit: int) -> list[LedgerFile]:
-        """Read the files in root/parts..., refusing links at every step."""
+    def seen(self, name: str, version: str) -> dict[str, list[int] | None] | None:
+        return self._seen.get((name, version))
+
+    def _files(
+        self, parts: list[str], suffixes: tuple[str, ...], limit: int,
+        seen: dict[str, list[int] | None],
+    ) -> list[LedgerFile]:
+        """Read the files in root/parts..., refusing links at every step; note in ``seen``
+        the stat signature of each folder and file on the way."""
         shown = "/".join(parts)
         try:
             fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
@@ -55,13 +67,13 @@ class FolderLedger:
             raise LedgerError(f"cannot open ledger: {e.strerror}", self.root) from None
         path = str(self.root)
         try:
-            self._observe(path, fd, whole=False)
+            _observe(seen, path, fd, whole=False)
             for n, part in enumerate(parts, 1):
                 path = f"{path}/{part}"
                 try:
                     nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
-                    self._observe(path, None, whole=True)
+                    _observe(seen, path, None, whole=True)
                     if e.errno in (errno.ENOENT, errno.ENOTDIR):
                         return []
                     if e.errno == errno.ELOOP:
@@ -71,44 +83,47 @@ class FolderLedger:
                 os.close(fd)
                 fd = nfd
                 # a folder on the way counts as itself; the last one with what it lists
-                self._observe(path, fd, whole=n == len(parts))
+                _observe(seen, path, fd, whole=n == len(parts))
             names = sorted(n for n in os.listdir(fd) if n.endswith(suffixes))
-            return [self._read(fd, n, f"{path}/{n}", f"{self._description}/{shown}/{n}", limit)
-                    for n in names]
+            origin = f"{self._description}/{shown}"
+            return [_read(fd, n, f"{path}/{n}", f"{origin}/{n}", limit, seen) for n in names]
         finally:
             os.close(fd)
 
-    def _observe(self, path: str, fd: int | None, whole: bool) -> None:
-        """Remember what was read: the open file's own stat, else the path's (no link)."""
-        try:
-            st = os.fstat(fd) if fd is not None else os.lstat(path)
-        except FileNotFoundError:
-            self.observed[path] = None
-            return
-        self.observed[path] = stat_signature(st, whole)
 
-    def _read(self, dir_fd: int, name: str, path: str, origin: str, limit: int) -> LedgerFile:
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-        except OSError as e:
-            self._observe(path, None, whole=True)
-            reason = "is a link; not followed" if e.errno == errno.ELOOP else e.strerror
-            return LedgerFile(origin, problem=reason)
-        try:
-            self._observe(path, fd, whole=True)
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return LedgerFile(origin, problem="is not a regular file")
-            chunks, size = [], 0
-            while size <= limit:
-                chunk = os.read(fd, limit + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            data = b"".join(chunks)
-        finally:
-            os.close(fd)
-        if len(data) > limit:
-            return LedgerFile(origin, problem=f"is larger than {limit} bytes")
-        return LedgerFile(origin, data)
+def _observe(seen: dict[str, list[int] | None], path: str, fd: int | None, whole: bool) -> None:
+    """Note what was read: the open file's own stat, else the path's (no link)."""
+    try:
+        st = os.fstat(fd) if fd is not None else os.lstat(path)
+    except FileNotFoundError:
+        seen[path] = None
+        return
+    seen[path] = stat_signature(st, whole)
 
+
+def _read(dir_fd: int, name: str, path: str, origin: str, limit: int,
+          seen: dict[str, list[int] | None]) -> LedgerFile:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as e:
+        _observe(seen, path, None, whole=True)
+        reason = "is a link; not followed" if e.errno == errno.ELOOP else e.strerror
+        return LedgerFile(origin, problem=reason)
+    try:
+        st = os.fstat(fd)
+        seen[path] = stat_signature(st, whole=True)
+        if not stat.S_ISREG(st.st_mode):
+            return LedgerFile(origin, problem="is not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        return LedgerFile(origin, problem=f"is larger than {limit} bytes")
+    return LedgerFile(origin, data)

@@ -167,6 +167,9 @@ class GitLedger:
         return self._files(["signatures", *package_parts(name, version)], (".sig",),
                            MAX_STATEMENT_BYTES)
 
+    def seen(self, name: str, version: str) -> None:
+        return None  # a fetch may move it: no verdict is reused
+
     def _origin(self, parts: list[str]) -> str:
         return f"{self.url}//{'/'.join(_shown(p) for p in [*self._base, *parts])}"
 

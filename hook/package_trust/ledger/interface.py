@@ -43,3 +43,7 @@ class Ledger(Protocol):
 
     def statements(self, name: str, version: str) -> list[LedgerFile]:
         """The statements filed for ``name@version``; both already validated."""
+
+    def seen(self, name: str, version: str) -> dict[str, list[int] | None] | None:
+        """What ``statements(name, version)`` read, as in ``observed``; None when the
+        ledger cannot tell (verdicts.py)."""

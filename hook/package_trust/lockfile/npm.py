@@ -6,14 +6,16 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from package_trust import filenames
 from package_trust.errors import LockfileError
 from package_trust.lockfile.interface import Dependency, Lockfile, Source
 
 NAMES = filenames.LOCKFILES
-_KEY_LINE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{', re.MULTILINE)
+_TO_OBJECT = r"[ \t\r\n]*:[ \t\r\n]*\{"  # from a key to the object it names
+_KEY_END = re.compile(_TO_OBJECT)
+_KEY_LINE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"' + _TO_OBJECT, re.MULTILINE)
+_QUOTE = json.JSONEncoder(ensure_ascii=False).encode  # a key as npm writes it
 _MODULES = "node_modules/"
 _TARBALLS = (".tgz", ".tar.gz", ".tar")
 
@@ -34,16 +36,18 @@ class NpmLockfileParser:
         version = data.get("lockfileVersion")
         if version not in (1, 2, 3):
             raise LockfileError(f"unsupported lockfileVersion {version!r} (1, 2 or 3)", path)
-        lines = _key_lines(text)
+        lines = _KeyLines(text)
         packages = data.get("packages")
         if version >= 2 and packages is not None:
             if not isinstance(packages, dict):
-                raise LockfileError('"packages" must be an object', path, lines.get("packages"))
+                line = _line_of(text, "packages")
+                raise LockfileError('"packages" must be an object', path, line)
             deps = _from_packages(path, packages, lines)
             # npm 6 installs a v2 lockfile from "dependencies": check what it says too.
-            by_path = {d.path: d for d in deps}
             legacy = _from_dependencies(path, data.get("dependencies") or {}, "", lines)
-            deps += [d for d in legacy if not _agrees(by_path.get(d.path), d)]
+            if legacy:
+                by_path = {d.path: d for d in deps}
+                deps += [d for d in legacy if not _agrees(by_path.get(d.path), d)]
         else:
             deps = list(_from_dependencies(path, data.get("dependencies") or {}, "", lines))
         return Lockfile(path=path, dependencies=deps)
@@ -61,15 +65,74 @@ def _agrees(new: Dependency | None, old: Dependency) -> bool:
     return new.source is old.source
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    """Map each object key in the file to the line of its first occurrence."""
-    lines: dict[str, int] = {}
-    line, pos = 1, 0
+class _KeyLines:
+    """The line of each entry, asked for in the order json.loads read the entries.
+
+    That is the order of the text (for nested v1 entries, depth first), so each key is looked
+    for after the previous one: one pass over the text in all. Should a key not be ahead (an
+    escape npm does not write, sections in another order), an index of every ``"key": {`` at
+    the start of a line is built once and used from then on: the next one, else the first.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0  # where to look next: just after the previous key's opening quote
+        self._line = 1  # the line of _pos
+        self._index: dict[str, list[tuple[int, int]]] | None = None
+
+    def of(self, key: str) -> int | None:
+        """The line of the next ``"key": {``, if any."""
+        if self._index is None:
+            pos = _find_key(self._text, key, self._pos)
+            if pos >= 0:
+                self._line += self._text.count("\n", self._pos, pos)
+                self._pos = pos + 1
+                return self._line
+            self._index = index_keys(self._text)
+        found = self._index.get(key)
+        if not found:
+            return None
+        from bisect import bisect_left  # only for unusual files: not at start-up
+
+        at = bisect_left(found, (self._pos, 0))
+        pos, self._line = found[at] if at < len(found) else found[0]
+        self._pos = pos + 1
+        return self._line
+
+
+def _find_key(text: str, key: str, start: int) -> int:
+    """Where ``"key": {`` is first written from ``start`` on, or -1."""
+    quoted = _QUOTE(key)
+    pos = text.find(quoted, start)
+    while pos >= 0:
+        end = pos + len(quoted)
+        # npm writes '"key": {'. After a backslash the quote is in a string: "a\"key": {…}.
+        if (text.startswith(": {", end) or _KEY_END.match(text, end)) and text[pos - 1] != "\\":
+            return pos
+        pos = text.find(quoted, pos + 1)
+    return -1
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line where ``"key":`` is first written (for an error message), if anywhere."""
+    found = re.search(re.escape(_QUOTE(key)) + r"[ \t\r\n]*:", text)
+    return None if found is None else text.count("\n", 0, found.start()) + 1
+
+
+def index_keys(text: str) -> dict[str, list[tuple[int, int]]]:
+    """Every ``"key": {`` starting a line: key -> [(position, line)], in the text's order."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    line, last = 1, 0
     for m in _KEY_LINE.finditer(text):
-        line += text.count("\n", pos, m.start())
-        pos = m.start()
-        lines.setdefault(m.group(1), line)
-    return lines
+        line += text.count("\n", last, m.start())
+        last = m.start()
+        raw = m.group(1)
+        try:
+            key = json.loads(f'"{raw}"') if "\\" in raw else raw
+        except json.JSONDecodeError:
+            continue
+        index.setdefault(key, []).append((m.start(1) - 1, line))
+    return index
 
 
 def _entry(path: Path, key: str, value: Any, line: int | None) -> dict[str, Any]:
@@ -84,24 +147,29 @@ def _str(value: Any) -> str | None:
 
 def _is_registry_tarball(resolved: str) -> bool:
     """A tarball URL in the registry's layout: https://host/NAME/-/FILE.tgz."""
-    parts = urlsplit(resolved)
-    return parts.scheme in ("https", "http") and "/-/" in parts.path
+    scheme, sep, rest = resolved.partition("://")
+    # The host holds no "/": a "/-/" before any query or fragment is in the path.
+    return (
+        sep == "://"
+        and scheme.lower() in ("https", "http")
+        and "/-/" in rest.partition("?")[0].partition("#")[0]
+    )
 
 
-def _classify(resolved: str | None, integrity: str | None) -> Source:
+def _classify(resolved: str | None) -> Source:
     if resolved is None or _is_registry_tarball(resolved):
         return Source.REGISTRY
     return Source.OTHER
 
 
 def _from_packages(
-    path: Path, packages: dict[str, Any], lines: dict[str, int]
+    path: Path, packages: dict[str, Any], lines: _KeyLines
 ) -> list[Dependency]:
     deps = []
     for key, raw in packages.items():
         if key == "":
             continue
-        line = lines.get(key)
+        line = lines.of(key)
         entry = _entry(path, key, raw, line)
         at = key.rfind(_MODULES)
         if at < 0:  # a workspace folder or a link target: first party
@@ -117,19 +185,19 @@ def _from_packages(
         elif entry.get("inBundle") in (True, "true"):
             source = Source.BUNDLED
         else:
-            source = _classify(resolved, integrity)
+            source = _classify(resolved)
         deps.append(Dependency(name, version, source, key, integrity, resolved, line))
     return deps
 
 
 def _from_dependencies(
-    path: Path, dependencies: Any, parent: str, lines: dict[str, int]
+    path: Path, dependencies: Any, parent: str, lines: _KeyLines
 ) -> list[Dependency]:
     if not isinstance(dependencies, dict):
         raise LockfileError('"dependencies" must be an object', path)
     deps = []
     for key, raw in dependencies.items():
-        line = lines.get(key)
+        line = lines.of(key)
         entry = _entry(path, key, raw, line)
         # Not a package but a folder holding packages (npm 7's v2 files: "../a", ".pnpm/…")
         outside = key.startswith(".")
@@ -151,7 +219,9 @@ def _from_dependencies(
             source = Source.OTHER
             resolved = resolved or version
         else:
-            source = _classify(resolved, integrity)
+            source = _classify(resolved)
         deps.append(Dependency(name, version, source, where, integrity, resolved, line))
-        deps.extend(_from_dependencies(path, entry.get("dependencies") or {}, where + "/", lines))
+        nested = entry.get("dependencies")
+        if nested:
+            deps.extend(_from_dependencies(path, nested, where + "/", lines))
     return deps

@@ -31,14 +31,13 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from package_trust import clearsign
 from package_trust.cachedb import Store
 from package_trust.cachedir import directory, enabled
 from package_trust.gpg import KeyInfo, Keyring, Verification, check_key, gpg_binary
 
-T = TypeVar("T")
 _INT_OR_NONE = (int, type(None))
 _STR_OR_NONE = (str, type(None))
 
@@ -98,18 +97,13 @@ class CachedVerifier:
         missing = [n for n, v in enumerate(results) if v is None]
         if not missing:
             return lambda: [v for v in results if v is not None]
-        built = self._ring  # else the listing is cached: build the keyring in the background
-
-        def verify() -> tuple[Keyring, list[Verification]]:
-            ring = built or Keyring(self._key_data, self.keys, self._keybox)
-            return ring, ring.verify_many([statements[n] for n in missing])
-
-        job = _Background(verify)
+        if self._ring is None:  # the listing is cached (else __init__ built the keyring)
+            self._ring = Keyring(self._key_data, self.keys, self._keybox)
+        verifying = self._ring.start([statements[n] for n in missing])
 
         def finish() -> list[Verification]:
-            self._ring, fresh = job.result()
             keep = []
-            for n, v in zip(missing, fresh, strict=True):
+            for n, v in zip(missing, verifying(), strict=True):
                 results[n] = v
                 key = self.keys.get(v.primary or "")
                 if v.good and key is not None and _bound(statements[n], v):
@@ -145,31 +139,6 @@ class CachedVerifier:
         if not check_key(v, self.keys, now).good or not _bound(statement, v):
             return None
         return v
-
-
-class _Background(Generic[T]):
-    """``work()`` in a thread of its own; ``result()`` returns or raises what it did."""
-
-    def __init__(self, work: Callable[[], T]):
-        import threading
-
-        self._done: list[T] = []
-        self._failed: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                self._done.append(work())
-            except BaseException as e:
-                self._failed.append(e)
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-
-    def result(self) -> T:
-        self._thread.join()
-        if self._failed:
-            raise self._failed[0]
-        return self._done[0]
 
 
 def _bound(statement: bytes, v: Verification) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -38,13 +37,15 @@ def default_verifier(key_data: list[bytes]) -> Verifier:
     return cache.open_verifier(key_data)
 
 
-@dataclass
 class _Group:
     """The entries of one lockfile that share name, version, integrity and source."""
 
-    first: Dependency
-    lockfile: Path
-    paths: list[str] = field(default_factory=list)
+    __slots__ = ("first", "lockfile", "paths")
+
+    def __init__(self, first: Dependency, lockfile: Path) -> None:
+        self.first = first
+        self.lockfile = lockfile
+        self.paths: list[str] = []
 
 
 def check(
@@ -104,7 +105,7 @@ def check(
     result.inputs = _inputs(ledgers)
     result.valid_until = _valid_until(v.keys, verified.values())
     if memo is not None and result.inputs is not None:
-        result.inputs.update(memo.seen)
+        result.inputs = {**memo.seen, **result.inputs}  # what was read last counts
         if memo.valid_until is not None:
             result.valid_until = min(result.valid_until or memo.valid_until, memo.valid_until)
     return result
@@ -126,9 +127,9 @@ def _begin(
     return lambda: dict(zip(unique, v.verify_many(unique), strict=True))
 
 
-def _inputs(ledgers: Sequence[Ledger]) -> dict[str, list[int] | None] | None:
+def _inputs(ledgers: Sequence[Ledger]) -> dict[str, str | None] | None:
     """Every ledger file the check read, with its stat; None if a ledger cannot say."""
-    inputs: dict[str, list[int] | None] = {}
+    inputs: dict[str, str | None] = {}
     for ledger in ledgers:
         if ledger.observed is None:
             return None

@@ -14,14 +14,16 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from package_trust.errors import GpgError
 
-# subprocess, tempfile, threading and gnupg are imported where they are used:
+if TYPE_CHECKING:
+    import subprocess
+
+# subprocess, tempfile and gnupg are imported where they are used:
 # a check answered from the verification cache (cache.py) starts no gpg and needs none.
 
 CLEARSIGN_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
@@ -46,6 +48,7 @@ _BASE_ARGS = [
 ]
 _KEYBOX = "pubring.kbx"
 BATCH_SIZE = 1000  # statements per gpg process, at most
+SMALL_BATCH = 32  # statements that one gpg process verifies about as fast as two would
 
 
 def gpg_binary() -> str:
@@ -62,8 +65,7 @@ def _env(home: str) -> dict[str, str]:
     return env
 
 
-@dataclass(frozen=True)
-class KeyInfo:
+class KeyInfo(NamedTuple):
     """A primary key in the isolated keyring, as gpg lists it."""
 
     fingerprint: str
@@ -72,7 +74,7 @@ class KeyInfo:
     revoked: bool
     subkeys: dict[str, bool]  # subkey fingerprint -> revoked
     digest: str  # changes whenever gpg's view of the key changes
-    subkey_expires: dict[str, int | None] = field(default_factory=dict)
+    subkey_expires: dict[str, int | None] = {}  # noqa: RUF012 (a default shared, never changed)
 
     def expired(self, now: float) -> bool:
         return self.expires is not None and self.expires <= now
@@ -82,8 +84,7 @@ class KeyInfo:
         return self.uids[0] if self.uids else ""
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(NamedTuple):
     """What gpg said about one clearsigned statement."""
 
     plaintext: bytes | None  # the text gpg verified as signed, and nothing else
@@ -209,6 +210,14 @@ class Keyring:
         self, statements: Sequence[bytes], workers: int | None = None
     ) -> list[Verification]:
         """Verify clearsigned statements, in batches over ``workers`` gpg processes."""
+        return self.start(statements, workers)()
+
+    def start(
+        self, statements: Sequence[bytes], workers: int | None = None
+    ) -> Callable[[], list[Verification]]:
+        """``verify_many``, begun: gpg processes verify while the caller goes on (no
+        thread of this process waits on them); the function returned waits for them and
+        returns every verification, in order."""
         results: list[Verification | None] = [None] * len(statements)
         todo = []
         for i, data in enumerate(statements):
@@ -219,61 +228,114 @@ class Keyring:
             else:
                 todo.append(i)
         # As few gpg processes as keep every core busy, each with at most BATCH_SIZE
-        # statements: starting gpg costs as much as verifying several statements.
-        workers = workers or os.cpu_count() or 1
+        # statements: starting gpg costs as much as verifying several statements. A few
+        # statements go to one process, leaving the other cores to the check meanwhile.
+        workers = min(workers or os.cpu_count() or 1, max(1, len(todo) // SMALL_BATCH))
         per_core = -(-len(todo) // (workers * BATCH_SIZE))
         size = max(1, -(-len(todo) // (workers * per_core))) if todo else 1
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        running = [_Batch(self, [statements[i] for i in chunk]) for chunk in chunks[:workers]]
 
-        def run(chunk: list[int]) -> None:
-            for i, v in zip(chunk, self._verify_batch([statements[i] for i in chunk]), strict=True):
-                results[i] = v
+        def finish() -> list[Verification]:
+            try:
+                for n, chunk in enumerate(chunks):
+                    verified = running[n].finish()
+                    if n + workers < len(chunks):  # a process ended: start the next batch
+                        later = chunks[n + workers]
+                        running.append(_Batch(self, [statements[i] for i in later]))
+                    for i, v in zip(chunk, verified, strict=True):
+                        results[i] = v
+            finally:
+                for batch in running:
+                    batch.close()
+            now = time.time()
+            return [check_key(v, self.keys, now) for v in results if v is not None]
 
-        _in_parallel(run, chunks, workers)
-        now = time.time()
-        return [check_key(v, self.keys, now) for v in results if v is not None]
+        return finish
 
-    def _verify_batch(self, batch: list[bytes]) -> list[Verification]:
-        """One gpg process for many statements (--decrypt-files); retried past a crash."""
+    def _spawn(self, args: list[str], cwd: str, status: str) -> subprocess.Popen[bytes]:
+        """gpg on this keyring, started; its status lines go to the file ``status``."""
+        import subprocess
+
+        cmd = [self._binary, "--homedir", self.home, *_BASE_ARGS, "--status-fd", "1", *args]
+        with open(status, "wb") as out:
+            try:
+                return subprocess.Popen(cmd, cwd=cwd, env=_env(self.home), stdout=out,
+                                        stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError as e:
+                raise GpgError(f"cannot run gpg: {e}") from None
+
+
+class _Batch:
+    """One gpg process verifying many statements (``--decrypt-files``), started at once;
+    ``finish`` waits for it, and runs gpg again past a statement it gave up on."""
+
+    def __init__(self, ring: Keyring, batch: list[bytes]):
         import tempfile
 
-        out: list[Verification] = []
-        with tempfile.TemporaryDirectory(prefix="package-trust-verify-") as work:
-            pending = list(range(len(batch)))
-            for i in pending:
-                Path(work, f"{i}.asc").write_bytes(batch[i])
-            done: dict[int, Verification] = {}
-            while pending:
-                found = self._run_decrypt_files(work, pending)
-                done.update(found)
-                rest = [i for i in pending if i not in done]
-                if rest and rest[0] == pending[0]:  # gpg stopped before this one: count it failed
-                    problem = "gpg could not process the statement"
-                    done[rest[0]] = Verification(None, problem=problem)
-                    rest = rest[1:]
-                pending = rest  # gpg stops a batch at a bad signature: go on after it
-            out = [done[i] for i in range(len(batch))]
-        return out
+        self._ring = ring
+        self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-verify-")
+        self._work = self._tmp.name
+        self._size = len(batch)
+        try:
+            for i, data in enumerate(batch):
+                Path(self._work, f"{i}.asc").write_bytes(data)
+            self._pending = list(range(len(batch)))
+            self._proc = self._decrypt(self._pending)
+        except BaseException:
+            self.close()
+            raise
 
-    def _run_decrypt_files(self, work: str, indexes: list[int]) -> dict[int, Verification]:
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._tmp.cleanup()
+
+    def _decrypt(self, indexes: list[int]) -> subprocess.Popen[bytes]:
         args = [
             "--yes",
             "--max-output",  # for the whole process: what it may print, all files together
-            str(sum(Path(work, f"{i}.asc").stat().st_size for i in indexes)),
+            str(sum(Path(self._work, f"{i}.asc").stat().st_size for i in indexes)),
             "--decrypt-files",
             *[f"{i}.asc" for i in indexes],
         ]
+        return self._ring._spawn(args, self._work, os.path.join(self._work, "status"))
+
+    def finish(self) -> list[Verification]:
+        done: dict[int, Verification] = {}
+        pending = self._pending
+        while pending:
+            done.update(self._results())
+            rest = [i for i in pending if i not in done]
+            if rest and rest[0] == pending[0]:  # gpg stopped before this one: count it failed
+                done[rest[0]] = Verification(None, problem="gpg could not process the statement")
+                rest = rest[1:]
+            pending = rest  # gpg stops a batch at a bad signature: go on after it
+            if pending:
+                self._proc = self._decrypt(pending)
+        return [done[i] for i in range(self._size)]
+
+    def _results(self) -> dict[int, Verification]:
+        """Wait for gpg; what it said of each file."""
+        import subprocess
+
+        try:
+            self._proc.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            raise GpgError("gpg took more than 10 minutes to verify statements") from None
         results: dict[int, Verification] = {}
         current: int | None = None
         lines: list[list[str]] = []
-        for raw in self._run(args, cwd=work).decode("utf-8", "replace").splitlines():
+        status = Path(self._work, "status").read_bytes().decode("utf-8", "replace")
+        for raw in status.splitlines():
             if not raw.startswith("[GNUPG:] "):
                 continue
             words = raw[9:].split(" ")
             if words[0] == "FILE_START" and len(words) >= 3:
                 current, lines = int(words[2].removesuffix(".asc")), []
             elif words[0] == "FILE_DONE" and current is not None:
-                plaintext = Path(work, str(current))
+                plaintext = Path(self._work, str(current))
                 text = plaintext.read_bytes() if plaintext.is_file() else None
                 results[current] = parse_status(lines, text)
                 current = None
@@ -284,49 +346,23 @@ class Keyring:
         return results
 
 
-def _in_parallel(run: Callable[[list[int]], None], chunks: list[list[int]], workers: int) -> None:
-    """``run`` every chunk, over at most ``workers`` threads; re-raise the first error."""
-    if len(chunks) <= 1 or workers <= 1:
-        for chunk in chunks:
-            run(chunk)
-        return
-    import threading
-
-    errors: list[BaseException] = []
-
-    def work(mine: list[list[int]]) -> None:
-        try:
-            for chunk in mine:
-                run(chunk)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(chunks[n::workers],)) for n in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
 def check_key(v: Verification, keys: dict[str, KeyInfo], now: float) -> Verification:
     """Belt and braces: refuse what the keyring says is revoked or expired."""
     if not v.good:
         return v
     key = keys.get(v.primary or "")
     if key is None:
-        return replace(v, problem="signed by a key that is not in the keyring")
+        return v._replace(problem="signed by a key that is not in the keyring")
     if key.revoked:
-        return replace(v, problem="signed by a revoked key", lapsed=True)
+        return v._replace(problem="signed by a revoked key", lapsed=True)
     if key.expired(now):
-        return replace(v, problem="signed by an expired key", lapsed=True)
+        return v._replace(problem="signed by an expired key", lapsed=True)
     if v.signer != key.fingerprint:
         if key.subkeys.get(v.signer or "", True):
-            return replace(v, problem="signed by a revoked or unknown subkey", lapsed=True)
+            return v._replace(problem="signed by a revoked or unknown subkey", lapsed=True)
         expires = key.subkey_expires.get(v.signer or "")
         if expires is not None and expires <= now:
-            return replace(v, problem="signed by an expired subkey", lapsed=True)
+            return v._replace(problem="signed by an expired subkey", lapsed=True)
     return v
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from package_trust import __version__, filenames
 from package_trust.errors import PolicyError
@@ -25,15 +24,13 @@ DEFAULT_NAME = filenames.POLICY
 FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 
 
-@dataclass(frozen=True)
-class TrustedKey:
+class TrustedKey(NamedTuple):
     fingerprint: str
     name: str
     line: int
 
 
-@dataclass(frozen=True)
-class Exemption:
+class Exemption(NamedTuple):
     package: str  # name, name@version, or a glob such as @myorg/*
     reason: str
     expires: dt.date | None
@@ -53,8 +50,7 @@ class Exemption:
         return self.expires is not None and self.expires < today
 
 
-@dataclass(frozen=True)
-class LedgerSpec:
+class LedgerSpec(NamedTuple):
     """One entry of ``ledgers:``: a folder, or a git repository (``git:``)."""
 
     path: str
@@ -63,13 +59,12 @@ class LedgerSpec:
     ref: str | None = None
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     path: Path
     minimum_signatures: int
     trusted_keys: list[TrustedKey]
     ledgers: list[LedgerSpec]
-    exemptions: list[Exemption] = field(default_factory=list)
+    exemptions: list[Exemption] = []  # noqa: RUF012 (a default shared, never changed)
 
     @property
     def fingerprints(self) -> frozenset[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 
 class Status(enum.Enum):
@@ -21,8 +21,7 @@ class Status(enum.Enum):
         return self in (Status.AUDITED, Status.EXEMPT, Status.SKIPPED)
 
 
-@dataclass(frozen=True)
-class StatementResult:
+class StatementResult(NamedTuple):
     """One statement in the ledger, as judged for one package."""
 
     origin: str
@@ -43,26 +42,40 @@ class StatementResult:
     uid: str | None = None  # the signer's user ID
 
 
-@dataclass
 class PackageResult:
-    """One name@version (with its integrity) from a lockfile."""
+    """One name@version (with its integrity) from a lockfile; the engine fills it in.
 
-    name: str
-    version: str
-    status: Status
-    required: int
-    lockfile: str
-    paths: list[str]
-    line: int | None = None
-    integrity: str | None = None
-    source: str = "registry"
-    signatures: int = 0  # distinct trusted keys with a valid audit
-    signers: list[str] = field(default_factory=list)
-    rejected_by: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    # a list, or (verdicts.py) a verdict's statements as stored, decoded when first read
-    statements: Sequence[StatementResult] = field(default_factory=list)
-    exemption: str | None = None  # the exemption's reason, when one applied
+    A plain class (the immutable records on the commit path are NamedTuples): importing
+    ``dataclasses`` and generating their code would cost a check's start-up milliseconds.
+    """
+
+    __slots__ = ("exemption", "integrity", "line", "lockfile", "name", "paths", "problems",
+                 "rejected_by", "required", "signatures", "signers", "source", "statements",
+                 "status", "version")
+
+    def __init__(
+        self, name: str, version: str, status: Status, required: int, lockfile: str,
+        paths: list[str], line: int | None = None, integrity: str | None = None,
+        source: str = "registry", signatures: int = 0, signers: list[str] | None = None,
+        rejected_by: list[str] | None = None, problems: list[str] | None = None,
+        statements: Sequence[StatementResult] | None = None, exemption: str | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.status = status
+        self.required = required
+        self.lockfile = lockfile
+        self.paths = paths
+        self.line = line
+        self.integrity = integrity
+        self.source = source
+        self.signatures = signatures  # distinct trusted keys with a valid audit
+        self.signers: list[str] = [] if signers is None else signers
+        self.rejected_by: list[str] = [] if rejected_by is None else rejected_by
+        self.problems: list[str] = [] if problems is None else problems
+        # a list, or (verdicts.py) a verdict's statements as stored, decoded when first read
+        self.statements: Sequence[StatementResult] = [] if statements is None else statements
+        self.exemption = exemption  # the exemption's reason, when one applied
 
     @property
     def spec(self) -> str:
@@ -84,24 +97,30 @@ class PackageResult:
         return "; ".join(self.problems) or self.status.value
 
 
-@dataclass(frozen=True)
-class LedgerInfo:
+class LedgerInfo(NamedTuple):
     description: str
     revision: str | None = None
 
 
-@dataclass
 class CheckResult:
-    policy: Path
-    required: int
-    lockfiles: list[Path]
-    packages: list[PackageResult]
-    ledgers: list[LedgerInfo] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    # For resultcache.py: the ledger files read (path -> stat signature; None: a ledger
-    # that cannot say), and the first moment a key or signature involved expires.
-    inputs: dict[str, list[int] | None] | None = None
-    valid_until: float | None = None
+    __slots__ = ("inputs", "ledgers", "lockfiles", "notices", "packages", "policy", "required",
+                 "valid_until")
+
+    def __init__(
+        self, policy: Path, required: int, lockfiles: list[Path], packages: list[PackageResult],
+        ledgers: list[LedgerInfo] | None = None, notices: list[str] | None = None,
+        inputs: dict[str, str | None] | None = None, valid_until: float | None = None,
+    ) -> None:
+        self.policy = policy
+        self.required = required
+        self.lockfiles = lockfiles
+        self.packages = packages
+        self.ledgers: list[LedgerInfo] = [] if ledgers is None else ledgers
+        self.notices: list[str] = [] if notices is None else notices
+        # For resultcache.py: the ledger files read (path -> stat signature; None: a ledger
+        # that cannot say), and the first moment a key or signature involved expires.
+        self.inputs = inputs
+        self.valid_until = valid_until
 
     @property
     def failing(self) -> list[PackageResult]:

@@ -52,17 +52,17 @@ def entry_key(args: Iterable[str], files: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def stat_signature(st: os.stat_result, whole: bool = True) -> list[int]:
+def stat_signature(st: os.stat_result, whole: bool = True) -> str:
     """What identifies a file's state: which file it is, and (``whole``) its content's.
 
     A change of content, a rename over it or a replacement changes the ctime, which no
     ordinary tool can set back.
     """
-    ident = [st.st_dev, st.st_ino, st.st_mode]
-    return [*ident, st.st_size, st.st_mtime_ns, st.st_ctime_ns] if whole else ident
+    ident = f"{st.st_dev}:{st.st_ino}:{st.st_mode}"
+    return f"{ident}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}" if whole else ident
 
 
-def stat_of(path: str, whole: bool, follow: bool = False) -> list[int] | None:
+def stat_of(path: str, whole: bool, follow: bool = False) -> str | None:
     """The path's stat signature (of the link itself, unless ``follow``); None if absent."""
     try:
         return stat_signature(os.stat(path) if follow else os.lstat(path), whole)
@@ -70,14 +70,15 @@ def stat_of(path: str, whole: bool, follow: bool = False) -> list[int] | None:
         return None
 
 
-Seen = dict[str, list[int] | None]
+Seen = dict[str, str | None]  # path -> stat signature, None: absent
 
 
 def stamp(seen: Seen, extra: str = "") -> tuple[str, str]:
     """What ``unchanged`` checks: the paths (NUL-separated, each marked ``=`` when its
     content counts, ``~`` when only which file it is) and a digest of their signatures
     (and of ``extra``, text stored with them that must come back unaltered)."""
-    paths = "\0".join(("=" if s is None or len(s) > 3 else "~") + p for p, s in seen.items())
+    paths = "\0".join(("=" if s is None or s.count(":") > 2 else "~") + p
+                       for p, s in seen.items())
     return paths, _digest(list(seen.values()), extra)
 
 
@@ -94,8 +95,9 @@ def unchanged(paths: str, digest: str, extra: str = "", stats: Seen | None = Non
     return _digest(signatures, extra) == digest
 
 
-def _digest(signatures: list[list[int] | None], extra: str) -> str:
-    return hashlib.sha256(f"{signatures!r}\0{extra}".encode()).hexdigest()
+def _digest(signatures: list[str | None], extra: str) -> str:
+    text = "\0".join(s or "-" for s in signatures)
+    return hashlib.sha256(f"{text}\0\0{extra}".encode()).hexdigest()
 
 
 def lookup(folder: Path, key: str) -> tuple[int, str] | None:

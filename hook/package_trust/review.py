@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from package_trust import engine
@@ -34,7 +33,7 @@ def audited_versions(packument: Packument, policy: Policy, ledgers: Sequence[Led
         if is_valid_version(version)
     ]
     lf = Lockfile(Path("registry"), deps)
-    result = engine.check([lf], replace(policy, exemptions=[]), ledgers)
+    result = engine.check([lf], policy._replace(exemptions=[]), ledgers)
     return [p.version for p in result.packages if p.status is Status.AUDITED]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 VERDICTS = ("audited", "rejected")
 
@@ -15,8 +15,7 @@ class StatementError(ValueError):
     """The signed text is not a statement."""
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     package: str
     version: str
     sha512: str  # base64, as in npm's integrity
@@ -56,6 +55,7 @@ def parse(signed_text: bytes) -> Statement:
     )
 
 
+@functools.lru_cache(maxsize=8192)  # asked twice per package by a check (engine.py)
 def sha512_of(integrity: str | None) -> bytes | None:
     """The SHA-512 digest in an npm integrity string, or None when there is not exactly one.
 

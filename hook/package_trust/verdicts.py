@@ -41,7 +41,7 @@ from package_trust.resultcache import Seen, stamp, unchanged
 
 _SCHEMA = 1
 Stored = tuple[PackageResult, tuple[Any, ...]]  # a package, and the verdict row kept for it
-_FIELDS = tuple(StatementResult.__annotations__)
+_FIELDS = StatementResult._fields
 
 
 class Verdicts:
@@ -49,9 +49,9 @@ class Verdicts:
 
     def __init__(self, store: Store, scope: bytes):
         self._store = store
-        self._scope = scope
-        self._stats: Seen = {}
-        # What the reused verdicts rest on, for the whole-result cache (resultcache.py)
+        self._scope = hashlib.sha256(scope)
+        # Every path a kept verdict rests on, stat'ed once: what the reused verdicts rest
+        # on (and a few more), for the whole-result cache (resultcache.py)
         self.seen: Seen = {}
         self.valid_until: int | None = None
 
@@ -66,7 +66,7 @@ class Verdicts:
         return cls(verifier.store, json.dumps(scope).encode())
 
     def _id(self, pkg: PackageResult, digest: bytes) -> bytes:
-        h = hashlib.sha256(self._scope)
+        h = self._scope.copy()
         for part in (pkg.name.encode(), pkg.version.encode(), digest):
             h.update(len(part).to_bytes(4, "big") + part)
         return h.digest()
@@ -90,14 +90,13 @@ class Verdicts:
         if until is not None and (type(until) is not int or now >= until):
             return False
         if not (all(type(x) is str for x in (paths, digest, signers, body))
-                and unchanged(paths, digest, f"{signers}\0{body}", self._stats)):
+                and unchanged(paths, digest, f"{signers}\0{body}", self.seen)):
             return False
         # As stored (the digest says so): audited by these signers, with these statements.
         pkg.status, pkg.problems = Status.AUDITED, []
         pkg.signers = json.loads(signers)
         pkg.signatures = len(pkg.signers)
         pkg.statements = StoredStatements(body)
-        self.seen.update((p[1:], self._stats[p[1:]]) for p in paths.split("\0") if p)
         if until is not None and (self.valid_until is None or until < self.valid_until):
             self.valid_until = until
         return True
@@ -118,7 +117,7 @@ class Verdicts:
             if seen is None or not times or len(pkg.signers) != pkg.signatures:
                 continue
             signers = json.dumps(pkg.signers)
-            body = json.dumps([[getattr(s, f) for f in _FIELDS] for s in pkg.statements])
+            body = json.dumps(list(pkg.statements))  # each statement as a list of fields
             rows.append((self._id(pkg, digest), *stamp(seen, f"{signers}\0{body}"), max(times),
                          _until(checks, keys), signers, body))
         self._store.put_verdicts(rows, time.time())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from dataclasses import replace
 from pathlib import Path
 
 from package_trust import engine, lockfile, packages, policy, statement, workspace
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     pkg = engine.check([lf], pol, ledgers).packages[0]
     listed = pkg
     if pkg.status is Status.EXEMPT:  # list the statements all the same
-        listed = engine.check([lf], replace(pol, exemptions=[]), ledgers).packages[0]
+        listed = engine.check([lf], pol._replace(exemptions=[]), ledgers).packages[0]
     reason = pkg.reason
     if pkg.status is Status.AUDITED:
         by = ", ".join(pkg.signers)

@@ -27,8 +27,8 @@ class FolderLedger:
         self._revision = revision
         self.notices: list[str] = []
         # What was read, as stat signatures (resultcache.py): path -> signature, None if absent
-        self.observed: dict[str, list[int] | None] = {}
-        self._seen: dict[tuple[str, str], dict[str, list[int] | None]] = {}
+        self.observed: dict[str, str | None] = {}
+        self._seen: dict[tuple[str, str], dict[str, str | None]] = {}
         if not (root / "keys").is_dir():
             raise LedgerError("not a ledger: it has no keys/ folder", root)
 
@@ -51,12 +51,12 @@ class FolderLedger:
         finally:
             self.observed.update(seen)
 
-    def seen(self, name: str, version: str) -> dict[str, list[int] | None] | None:
+    def seen(self, name: str, version: str) -> dict[str, str | None] | None:
         return self._seen.get((name, version))
 
     def _files(
         self, parts: list[str], suffixes: tuple[str, ...], limit: int,
-        seen: dict[str, list[int] | None],
+        seen: dict[str, str | None],
     ) -> list[LedgerFile]:
         """Read the files in root/parts..., refusing links at every step; note in ``seen``
         the stat signature of each folder and file on the way."""
@@ -74,9 +74,12 @@ class FolderLedger:
                     nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
                     _observe(seen, path, None, whole=True)
-                    if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                    # A link: ELOOP, or (Linux, with O_DIRECTORY) ENOTDIR
+                    link = e.errno == errno.ELOOP or (
+                        e.errno == errno.ENOTDIR and os.path.islink(path))
+                    if e.errno in (errno.ENOENT, errno.ENOTDIR) and not link:
                         return []
-                    if e.errno == errno.ELOOP:
+                    if link:
                         origin = f"{self._description}/{shown}"
                         return [LedgerFile(origin, problem="is a link; not followed")]
                     raise LedgerError(f"cannot read {shown}: {e.strerror}", self.root) from None
@@ -91,7 +94,7 @@ class FolderLedger:
             os.close(fd)
 
 
-def _observe(seen: dict[str, list[int] | None], path: str, fd: int | None, whole: bool) -> None:
+def _observe(seen: dict[str, str | None], path: str, fd: int | None, whole: bool) -> None:
     """Note what was read: the open file's own stat, else the path's (no link)."""
     try:
         st = os.fstat(fd) if fd is not None else os.lstat(path)
@@ -102,7 +105,7 @@ def _observe(seen: dict[str, list[int] | None], path: str, fd: int | None, whole
 
 
 def _read(dir_fd: int, name: str, path: str, origin: str, limit: int,
-          seen: dict[str, list[int] | None]) -> LedgerFile:
+          seen: dict[str, str | None]) -> LedgerFile:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as e:

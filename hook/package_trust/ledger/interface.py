@@ -5,12 +5,10 @@ behind ``Ledger``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class LedgerFile:
+class LedgerFile(NamedTuple):
     """A file read from a ledger; ``problem`` says why it could not be read."""
 
     origin: str  # shown to users: where the file is
@@ -34,7 +32,7 @@ class Ledger(Protocol):
         """What a report should say about how the ledger was read (e.g. an old copy)."""
 
     @property
-    def observed(self) -> dict[str, list[int] | None] | None:
+    def observed(self) -> dict[str, str | None] | None:
         """The files and folders read so far with their stat signatures, or None when the
         ledger cannot tell what would change its answers (resultcache.py)."""
 
@@ -44,6 +42,6 @@ class Ledger(Protocol):
     def statements(self, name: str, version: str) -> list[LedgerFile]:
         """The statements filed for ``name@version``; both already validated."""
 
-    def seen(self, name: str, version: str) -> dict[str, list[int] | None] | None:
+    def seen(self, name: str, version: str) -> dict[str, str | None] | None:
         """What ``statements(name, version)`` read, as in ``observed``; None when the
         ledger cannot tell (verdicts.py)."""

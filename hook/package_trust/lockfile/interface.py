@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class Source(enum.Enum):
@@ -17,8 +16,7 @@ class Source(enum.Enum):
     OTHER = "other"  # git, file:, a tarball off the registry: cannot be checked
 
 
-@dataclass(frozen=True)
-class Dependency:
+class Dependency(NamedTuple):
     """One entry of a lockfile."""
 
     name: str  # the real package name (an alias resolves to it)
@@ -30,12 +28,11 @@ class Dependency:
     line: int | None = None  # line of the entry in the lockfile, when known
 
 
-@dataclass(frozen=True)
-class Lockfile:
+class Lockfile(NamedTuple):
     """A parsed lockfile."""
 
     path: Path
-    dependencies: list[Dependency] = field(default_factory=list)
+    dependencies: list[Dependency] = []  # noqa: RUF012 (a default shared, never changed)
 
 
 class LockfileParser(Protocol):

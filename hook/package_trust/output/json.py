@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -27,7 +26,7 @@ def package_dict(pkg: PackageResult) -> dict[str, Any]:
         "lockfile": pkg.lockfile,
         "line": pkg.line,
         "paths": pkg.paths,
-        "statements": [dataclasses.asdict(s) for s in pkg.statements],
+        "statements": [s._asdict() for s in pkg.statements],
     }
 
 
@@ -37,7 +36,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "policy": str(result.policy),
         "required": result.required,
         "lockfiles": [str(p) for p in result.lockfiles],
-        "ledgers": [dataclasses.asdict(ledger) for ledger in result.ledgers],
+        "ledgers": [ledger._asdict() for ledger in result.ledgers],
         "summary": {
             "packages": len(result.checked),
             "failing": len(result.failing),

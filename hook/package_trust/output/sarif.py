@@ -5,12 +5,10 @@ repository), with a fingerprint that follows the package rather than the line.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from package_trust import __version__
@@ -22,8 +20,7 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "packageTrust/v1"
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str
     name: str
     short: str
@@ -136,7 +133,7 @@ def sarif_log(result: CheckResult) -> dict[str, Any]:
             "policy": str(result.policy),
             "required": result.required,
             "lockfiles": [str(p) for p in result.lockfiles],
-            "ledgers": [dataclasses.asdict(x) for x in result.ledgers],
+            "ledgers": [x._asdict() for x in result.ledgers],
         },
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}

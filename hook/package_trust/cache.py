@@ -33,7 +33,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from package_trust import clearsign
 from package_trust.cachedb import Store
 from package_trust.cachedir import directory, enabled
 from package_trust.gpg import KeyInfo, Keyring, Verification, check_key, gpg_binary
@@ -143,6 +142,8 @@ class CachedVerifier:
 
 def _bound(statement: bytes, v: Verification) -> bool:
     """Whether the statement's own bytes say what ``v`` says: text, signer, times."""
+    from package_trust import clearsign  # only for what gpg just verified
+
     facts = clearsign.signature_facts(statement)
     return (
         facts is not None

@@ -49,7 +49,7 @@ class Verdicts:
 
     def __init__(self, store: Store, scope: bytes):
         self._store = store
-        self._scope = hashlib.sha256(scope)
+        self._scope = hashlib.sha256(scope + b"\0")
         # Every path a kept verdict rests on, stat'ed once: what the reused verdicts rest
         # on (and a few more), for the whole-result cache (resultcache.py)
         self.seen: Seen = {}
@@ -66,9 +66,8 @@ class Verdicts:
         return cls(verifier.store, json.dumps(scope).encode())
 
     def _id(self, pkg: PackageResult, digest: bytes) -> bytes:
-        h = self._scope.copy()
-        for part in (pkg.name.encode(), pkg.version.encode(), digest):
-            h.update(len(part).to_bytes(4, "big") + part)
+        h = self._scope.copy()  # names and versions hold no NUL (names.py), the digest last
+        h.update(b"\0".join((pkg.name.encode(), pkg.version.encode(), digest)))
         return h.digest()
 
     def fetch(self, pending: Sequence[tuple[PackageResult, bytes]]) -> list[Stored]:

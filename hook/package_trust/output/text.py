@@ -11,9 +11,10 @@ from package_trust.textsafe import printable
 MAX_PATHS = 3
 
 
-def headline(result: CheckResult) -> str:
+def headline(result: CheckResult, failing_packages: list[PackageResult] | None = None) -> str:
     """``3 of 412 packages are not audited (trust-policy.yml: 2 signatures …)``."""
-    failing, total = len(result.failing), len(result.checked)
+    failing_packages = result.failing if failing_packages is None else failing_packages
+    failing, total = len(failing_packages), len(result.checked)
     plural = "" if result.required == 1 else "s"
     rule = f"{result.policy.name}: {result.required} signature{plural} from trusted keys"
     noun = "package" if total == 1 else "packages"
@@ -31,11 +32,12 @@ def brought_in_by(pkg: PackageResult) -> str:
     return shown + (f" (+{more} more)" if more > 0 else "")
 
 
-def ways_out(result: CheckResult) -> list[str]:
+def ways_out(result: CheckResult, failing: list[PackageResult] | None = None) -> list[str]:
     """What to do next, with a failing package as the example."""
-    if not result.failing:
+    failing = result.failing if failing is None else failing
+    if not failing:
         return []
-    pkg = result.failing[0]
+    pkg = failing[0]
     spec = shlex.quote(pkg.spec)
     return [
         "To audit a package (auditors): review it, sign a statement, and open a pull request",
@@ -56,17 +58,18 @@ def ledger_line(ledger: LedgerInfo) -> str:
 
 class TextReporter:
     def render(self, result: CheckResult) -> str:
-        lines = [headline(result)]
-        if result.failing:
+        failing = result.failing
+        lines = [headline(result, failing)]
+        if failing:
             lines.append("")
-        for pkg in result.failing:
+        for pkg in failing:
             lines.append(f"  {pkg.spec}: {pkg.status.value}: {pkg.reason}")
             where = f"{pkg.lockfile}:{pkg.line}" if pkg.line else pkg.lockfile
             lines.append(f"      brought in by {brought_in_by(pkg)} ({where})")
         lines.append(f"ledgers: {'; '.join(ledger_line(x) for x in result.ledgers)}")
         for note in result.notices:
             lines.append(f"note: {note}")
-        ways = ways_out(result)
+        ways = ways_out(result, failing)
         if ways:
             lines += ["", *ways]
         return "".join(printable(line) + "\n" for line in lines)

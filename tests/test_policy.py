@@ -151,3 +151,69 @@ def test_unverifiable_package_can_be_exempted(project: Project, keys: dict[str, 
         "version": "0.0.8", "resolved": "git+ssh://git@github.com/substack/minimist.git#37545"}}}
     (project.root / "package-lock.json").write_text(json.dumps(data))
     assert main(["check"]) == 0
+
+
+# -- the parsed-policy cache (policy.load with a cache folder) --------------------------------
+
+
+FULL = f"""\
+minimum-signatures: 1
+trusted-keys:
+  - fingerprint: {FPR}
+    name: Alice Example
+ledgers:
+  - path: .
+  - git: https://example.org/ledger.git
+    ref: main
+exemptions:
+  - package: "@myorg/*"
+    reason: first-party packages
+    expires: 2027-06-30
+  - package: left-pad@1.3.0
+    reason: no end date
+"""
+
+
+def test_a_cached_policy_is_the_parsed_one(tmp_path: Path) -> None:
+    path, cache = tmp_path / "trust-policy.yml", tmp_path / "cache"
+    path.write_text(FULL)
+    first = policy.load(path, cache)
+    assert len(list(cache.glob("*.json"))) == 1
+    assert policy.load(path, cache) == first == policy.load(path)  # cached, and fresh
+
+
+def test_a_changed_policy_is_parsed_again(tmp_path: Path) -> None:
+    path, cache = tmp_path / "trust-policy.yml", tmp_path / "cache"
+    path.write_text(FULL)
+    policy.load(path, cache)
+    path.write_text(FULL.replace("Alice Example", "Alice"))
+    assert policy.load(path, cache).trusted_keys[0].name == "Alice"
+    path.write_text(FULL.replace("minimum-signatures: 1", "minimum-signatures: 0"))
+    with pytest.raises(PolicyError) as e:  # an error is never cached, nor hidden
+        policy.load(path, cache)
+    assert e.value.line == 1
+
+
+@pytest.mark.parametrize("garbage", ["{not json", "[1, [], [], []]", '[1, [["x", 1, 2]], [], []]',
+                                     '[true, [], [], []]', "[]"])
+def test_a_damaged_cache_entry_is_parsed_again(tmp_path: Path, garbage: str) -> None:
+    path, cache = tmp_path / "trust-policy.yml", tmp_path / "cache"
+    path.write_text(FULL)
+    fresh = policy.load(path, cache)
+    [entry] = cache.glob("*.json")
+    entry.write_text(garbage)
+    assert policy.load(path, cache) == fresh
+    assert json.loads(entry.read_text())[0] == 1  # stored again
+
+
+def test_no_cache_keeps_no_policy(project: Project, keys: dict[str, Key], tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({"left-pad": "1.3.0"})
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    policies = tmp_path / "cache" / "package-trust" / "policies"
+    assert main(["check", "--no-cache"]) == 0
+    assert not policies.exists()
+    assert main(["check"]) == 0
+    assert len(list(policies.glob("*.json"))) == 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from package_trust.cli import main
-from support import Auditors, Key, Project, fake_integrity
+from support import Auditors, GpgLog, Key, Project, fake_integrity
 
 
 def check_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -328,3 +328,25 @@ def test_sha1_signature_does_not_count(alice_project: Project, keys: dict[str, K
     code, report = check_json(capsys)
     assert code == 1
     assert any("weak hash algorithm (SHA-1)" in p for p in only(report)["problems"])
+
+
+def test_scratch_files_go_to_memory_and_are_removed(
+    alice_project: Project, keys: dict[str, Key], tmp_path: Path, gpg_log: GpgLog,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The throw-away keyring and the statements given to gpg go to $XDG_RUNTIME_DIR (a
+    memory file system) unless $TMPDIR names a folder, and none is left behind."""
+    from package_trust.gpg import scratch
+
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    assert scratch() == str(run)
+    alice_project.sign(keys["alice"], "left-pad", "1.3.0")
+    assert check_json(capsys, "--no-cache")[0] == 0
+    used = [line for line in gpg_log.take() if "--homedir" in line]
+    assert used and all(f"--homedir {run}/package-trust-gpg-" in line for line in used)
+    assert list(run.iterdir()) == []
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert scratch() is None  # tempfile's choice: $TMPDIR

@@ -174,7 +174,7 @@ def _triage(g: _Group, policy: Policy, today: dt.date, notices: list[str]) -> Pa
     if dep.source is Source.BUNDLED:
         pkg.status, pkg.problems = Status.SKIPPED, ["bundled: covered by its parent's audit"]
         return pkg
-    exemption = policy.exemption_for(dep.name, dep.version)
+    exemption = policy.exemption_for(dep.name, dep.version) if policy.exemptions else None
     if exemption is not None:
         if not exemption.expired(today):
             pkg.status, pkg.exemption = Status.EXEMPT, exemption.reason

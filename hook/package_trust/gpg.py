@@ -48,6 +48,7 @@ _BASE_ARGS = [
 ]
 _KEYBOX = "pubring.kbx"
 BATCH_SIZE = 1000  # statements per gpg process, at most
+GPG_TIMEOUT = 600  # seconds
 SMALL_BATCH = 32  # statements that one gpg process verifies about as fast as two would
 
 
@@ -57,6 +58,19 @@ def gpg_binary() -> str:
     if found is None:
         raise GpgError("gpg (GnuPG) is not installed: install it, e.g. apt-get install gnupg")
     return found
+
+
+def scratch() -> str | None:
+    """Where the throw-away keyrings and the statements given to gpg go: $TMPDIR when
+    set, else a memory file system ($XDG_RUNTIME_DIR, /dev/shm) when there is one, else
+    the system's temporary folder. A check writes two small files per statement it
+    verifies; on a disk, creating them can cost more than verifying them."""
+    if os.environ.get("TMPDIR"):
+        return None
+    for folder in (os.environ.get("XDG_RUNTIME_DIR", ""), "/dev/shm"):
+        if os.path.isabs(folder) and os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return None
 
 
 def _env(home: str) -> dict[str, str]:
@@ -119,7 +133,7 @@ class Keyring:
         import tempfile
 
         self._binary = gpg_binary()
-        self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-gpg-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-gpg-", dir=scratch())
         self.home = self._tmp.name
         os.chmod(self.home, 0o700)
         self._gnupg: Any = None
@@ -274,7 +288,7 @@ class _Batch:
         import tempfile
 
         self._ring = ring
-        self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-verify-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-verify-", dir=scratch())
         self._work = self._tmp.name
         self._size = len(batch)
         try:
@@ -318,12 +332,24 @@ class _Batch:
 
     def _results(self) -> dict[int, Verification]:
         """Wait for gpg; what it said of each file."""
-        import subprocess
+        import threading
 
+        # A blocking wait (wait(timeout=…) polls, and would add up to 50 ms), and a timer
+        # that ends a gpg that hangs.
+        hung = threading.Event()
+
+        def kill() -> None:
+            hung.set()
+            self._proc.kill()
+
+        timer = threading.Timer(GPG_TIMEOUT, kill)
+        timer.start()
         try:
-            self._proc.wait(timeout=600)
-        except subprocess.TimeoutExpired:
-            raise GpgError("gpg took more than 10 minutes to verify statements") from None
+            self._proc.wait()
+        finally:
+            timer.cancel()
+        if hung.is_set():
+            raise GpgError(f"gpg took more than {GPG_TIMEOUT} seconds to verify statements")
         results: dict[int, Verification] = {}
         current: int | None = None
         lines: list[list[str]] = []

@@ -77,8 +77,8 @@ def stamp(seen: Seen, extra: str = "") -> tuple[str, str]:
     """What ``unchanged`` checks: the paths (NUL-separated, each marked ``=`` when its
     content counts, ``~`` when only which file it is) and a digest of their signatures
     (and of ``extra``, text stored with them that must come back unaltered)."""
-    paths = "\0".join(("=" if s is None or s.count(":") > 2 else "~") + p
-                       for p, s in seen.items())
+    paths = "\0".join([("=" if s is None or s.count(":") > 2 else "~") + p
+                        for p, s in seen.items()])
     return paths, _digest(list(seen.values()), extra)
 
 
@@ -89,14 +89,18 @@ def unchanged(paths: str, digest: str, extra: str = "", stats: Seen | None = Non
     signatures = []
     for marked in paths.split("\0") if paths else ():
         path = marked[1:]
-        if path not in stats:
-            stats[path] = stat_of(path, marked[0] == "=")
-        signatures.append(stats[path])
+        signature = stats.get(path, _UNSEEN)
+        if signature is _UNSEEN:
+            signature = stats[path] = stat_of(path, marked[0] == "=")
+        signatures.append(signature)
     return _digest(signatures, extra) == digest
 
 
+_UNSEEN = "?"  # no stat signature is this
+
+
 def _digest(signatures: list[str | None], extra: str) -> str:
-    text = "\0".join(s or "-" for s in signatures)
+    text = "\0".join([s or "-" for s in signatures])
     return hashlib.sha256(f"{text}\0\0{extra}".encode()).hexdigest()
 
 

@@ -16,23 +16,30 @@ from support import Key, Project
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
 
 
-def parse(text: str) -> policy.Policy:
-    return policy.parse(Path("trust-policy.yml"), text)
-
-
-def test_full_example() -> None:
-    p = parse(f"""\
+FULL = f"""\
 minimum-signatures: 1
 trusted-keys:
   - fingerprint: {FPR}
     name: Alice Example
 ledgers:
   - path: .
+  - git: https://example.org/ledger.git
+    ref: main
 exemptions:
   - package: "@myorg/*"
     reason: first-party packages
     expires: 2027-06-30
-""")
+  - package: left-pad@1.3.0
+    reason: no end date
+"""
+
+
+def parse(text: str) -> policy.Policy:
+    return policy.parse(Path("trust-policy.yml"), text)
+
+
+def test_full_example() -> None:
+    p = parse(FULL)
     assert p.minimum_signatures == 1
     assert p.trusted_keys[0].fingerprint == FPR
     assert p.exemptions[0].expires == dt.date(2027, 6, 30)
@@ -156,22 +163,6 @@ def test_unverifiable_package_can_be_exempted(project: Project, keys: dict[str, 
 # -- the parsed-policy cache (policy.load with a cache folder) --------------------------------
 
 
-FULL = f"""\
-minimum-signatures: 1
-trusted-keys:
-  - fingerprint: {FPR}
-    name: Alice Example
-ledgers:
-  - path: .
-  - git: https://example.org/ledger.git
-    ref: main
-exemptions:
-  - package: "@myorg/*"
-    reason: first-party packages
-    expires: 2027-06-30
-  - package: left-pad@1.3.0
-    reason: no end date
-"""
 
 
 def test_a_cached_policy_is_the_parsed_one(tmp_path: Path) -> None:

@@ -1,3 +1,3 @@
-from package_trust.cli import main
+from package_trust.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

@@ -311,3 +311,79 @@ def test_a_git_ledger_keeps_no_verdicts(
         code, out = check(capsys)
         assert code == 0, out
     assert verdict_bodies(tmp_path) == []
+
+
+def _rejection(auditors: Auditors, keys: dict[str, Key]) -> bytes:
+    return auditors.statement(keys["bob"], "left-pad", "1.3.0", verdict="rejected")
+
+
+def test_a_verdict_is_kept_for_its_own_clone(
+    project: Project, tmp_path: Path, auditors: Auditors, keys: dict[str, Key],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two clones of one project (same policy and keys/, both ledgers shown as "."): what
+    was kept in clone A never answers for clone B, whose ledger rejects the package."""
+    clones = [project, Project(tmp_path / "b", auditors)]
+    for clone in clones:
+        for k in ("alice", "bob"):
+            clone.add_key(keys[k])
+        clone.policy([keys["alice"], keys["bob"]])
+        clone.lockfile({"left-pad": "1.3.0"})
+        clone.sign(keys["alice"], "left-pad", "1.3.0")
+    clones[1].add_statement("left-pad", "1.3.0", _rejection(auditors, keys), "bob.sig")
+    assert check(capsys)[0] == 0
+    monkeypatch.chdir(clones[1].root)
+    code, out = check(capsys)
+    assert code == 1 and "rejected by Bob" in out
+    assert check(capsys, "--no-cache") == (code, out)
+
+
+def test_a_package_read_twice_is_kept_with_what_its_judgement_read(
+    project: Project, auditors: Auditors, keys: dict[str, Key],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One package in two lockfiles is read twice by one check. A rejection lands in the
+    ledger between the two reads (a `git pull` running meanwhile): what is kept must not
+    vouch for the ledger with the rejection, so later checks fail, as fresh ones do."""
+    from package_trust.ledger.folder import FolderLedger
+
+    for k in ("alice", "bob"):
+        project.add_key(keys[k])
+    project.policy([keys["alice"], keys["bob"]])
+    project.lockfile({"left-pad": "1.3.0"})
+    (project.root / "sub").mkdir()
+    project.lockfile({"left-pad": "1.3.0"}, name="sub/package-lock.json")
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    read = FolderLedger.statements
+    calls: list[str] = []
+
+    def meanwhile(self: FolderLedger, name: str, version: str) -> Any:
+        calls.append(name)
+        if len(calls) == 2:
+            project.add_statement("left-pad", "1.3.0", _rejection(auditors, keys), "bob.sig")
+        return read(self, name, version)
+
+    files = ["package-lock.json", "sub/package-lock.json"]
+    monkeypatch.setattr(FolderLedger, "statements", meanwhile)
+    check(capsys, *files)
+    monkeypatch.setattr(FolderLedger, "statements", read)
+    code, out = check(capsys, *files)
+    assert code == 1 and "rejected by Bob" in out
+    assert check(capsys, *files, "--no-cache") == (code, out)
+
+
+def test_a_verdict_row_answers_only_for_its_package(
+    audited: Project, auditors: Auditors, keys: dict[str, Key], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A damaged row (here: is-odd's verdict under left-pad's key, as a damaged page might
+    leave it) is not taken for left-pad's, which a rejection now fails."""
+    assert check(capsys)[0] == 0
+    rows = sql(tmp_path, "SELECT k, package, body FROM verdict")
+    [(k, package, _)] = [r for r in rows if "left-pad" in r[2]]
+    [(other, _, _)] = [r for r in rows if "is-odd" in r[2]]
+    sql(tmp_path, "DELETE FROM verdict WHERE k = ?", k)
+    sql(tmp_path, "UPDATE verdict SET k = ?, package = ? WHERE k = ?", k, package, other)
+    audited.add_statement("left-pad", "1.3.0", _rejection(auditors, keys), "bob.sig")
+    code, out = check(capsys)
+    assert code == 1 and "rejected by Bob" in out

@@ -350,3 +350,39 @@ def test_scratch_files_go_to_memory_and_are_removed(
     assert list(run.iterdir()) == []
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert scratch() is None  # tempfile's choice: $TMPDIR
+
+
+def test_a_scratch_folder_others_can_write_to_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$XDG_RUNTIME_DIR inherited from another user (sudo -E) or open to others: whoever
+    can rename files there could swap gpg's answers, so it is not used."""
+    from package_trust.gpg import scratch
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # not sticky: anyone may rename what is in it
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
+    assert scratch() != str(shared)
+    shared.chmod(0o1777)  # sticky, as /tmp and /dev/shm are: only owners rename
+    assert scratch() == str(shared)
+
+
+def test_gpg_gone_after_the_keyring_was_made_is_an_error(
+    auditors: Auditors, keys: dict[str, Key], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gpg removed (an upgrade) between making the keyring and verifying: a clear error,
+    and nothing left behind in the scratch folder."""
+    from package_trust.errors import GpgError
+    from package_trust.gpg import Keyring
+
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    with Keyring([auditors.export(keys["alice"])]) as ring:
+        monkeypatch.setattr(ring, "_binary", str(tmp_path / "no-such-gpg"))
+        with pytest.raises(GpgError, match="cannot run gpg"):
+            ring.verify_many([auditors.statement(keys["alice"], "left-pad", "1.3.0")])
+    assert list(run.iterdir()) == []

@@ -78,10 +78,11 @@ class Store:
         return self._select("verification", "statement", _FIELDS, ids)
 
     def verdicts(self, ids: Sequence[bytes]) -> dict[bytes, tuple[Any, ...]]:
-        """The verdicts stored for these package ids (verdicts.py)."""
+        """The verdicts stored for these package ids (verdicts.py): the row's fields,
+        the package id first."""
         found = self._select("verdict", "k", _VERDICT_FIELDS, [_short(i) for i in ids])
         wanted = set(ids)
-        return {row[0]: row[1:] for row in found.values() if row[0] in wanted}
+        return {row[0]: row for row in found.values() if row[0] in wanted}
 
     def put_verdicts(self, rows: list[tuple[Any, ...]], now: float) -> None:
         """Store rows: the fields named in ``_VERDICT_FIELDS``, the package id first."""
@@ -213,9 +214,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     """Open the database, creating or upgrading its tables when needed."""
     db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     try:
-        # No fsync, not even when closing (which would cost a check milliseconds): a cache
-        # that a power cut corrupts is rebuilt (_rebuild), and an old row is still right
-        # for its key (every row is checked against what it is reused for).
+        # No fsync, not even when closing (which would cost a check milliseconds). A power
+        # cut may then damage the database: what SQLite finds damaged is rebuilt
+        # (_rebuild); a row damaged otherwise is not reused, as every row is checked
+        # against what it is reused for (a verification against the statement's bytes,
+        # a verdict against a digest of the whole row, a listing against its keys' bytes).
         db.execute("PRAGMA synchronous=OFF")
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             db.execute("PRAGMA journal_mode=WAL")

@@ -40,15 +40,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A command is short-lived and makes few reference cycles: the cyclic garbage
-    # collector would only cost the commit-time check milliseconds.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # A check is short-lived and makes few reference cycles: the cyclic garbage collector
+    # would only cost the commit-time hook milliseconds.
     collecting = gc.isenabled()
-    gc.disable()
+    if _command(argv) == "check":
+        gc.disable()
     try:
         return _main(argv)
     finally:
         if collecting:
             gc.enable()
+
+
+def _command(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def console() -> int:
@@ -60,9 +66,8 @@ def console() -> int:
     return code
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
+def _main(argv: list[str]) -> int:
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help is 0, a usage error is 2

@@ -16,7 +16,8 @@ from package_trust.lockfile import Dependency, Lockfile, Source
 from package_trust.names import is_valid_name, is_valid_version
 from package_trust.policy import Policy
 from package_trust.result import CheckResult, LedgerInfo, PackageResult, StatementResult, Status
-from package_trust.verdicts import Verdicts
+from package_trust.resultcache import Seen
+from package_trust.verdicts import Verdicts, read_for
 
 
 class Verifier(Protocol):
@@ -88,17 +89,19 @@ def check(
         stored = memo.fetch(to_verify) if memo is not None else []
         kept = {id(pkg) for pkg, _ in stored}
         files: dict[int, list[LedgerFile]] = {}
+        read: dict[int, Seen | None] = {}  # for each package, what was read for it, then
         # gpg verifies what no verdict covers while the verdicts kept are checked (stat).
-        finish = _begin(v, ledgers, [pkg for pkg, _ in to_verify if id(pkg) not in kept], files)
+        fresh = [pkg for pkg, _ in to_verify if id(pkg) not in kept]
+        finish = _begin(v, ledgers, fresh, files, read)
         reused = memo.reuse(stored) if memo is not None else set()
         verified = finish()
         stale = [pkg for pkg, _ in stored if id(pkg) not in reused]
-        verified.update(_begin(v, ledgers, stale, files)())
+        verified.update(_begin(v, ledgers, stale, files, read)())
         judged = [(pkg, digest) for pkg, digest in to_verify if id(pkg) not in reused]
         for pkg, digest in judged:
             _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
         if memo is not None:
-            memo.remember([(pkg, digest, files[id(pkg)]) for pkg, digest in judged],
+            memo.remember([(pkg, digest, files[id(pkg)], read[id(pkg)]) for pkg, digest in judged],
                           ledgers, verified, v.keys)
     finally:
         v.close()
@@ -113,12 +116,13 @@ def check(
 
 def _begin(
     v: Verifier, ledgers: Sequence[Ledger], pkgs: list[PackageResult],
-    files: dict[int, list[LedgerFile]],
+    files: dict[int, list[LedgerFile]], read: dict[int, Seen | None],
 ) -> Callable[[], dict[bytes, Verification]]:
-    """Read the packages' statements (into ``files``) and start verifying them; the
-    function returned waits for the verifications."""
+    """Read the packages' statements (into ``files``, and what that read into ``read``)
+    and start verifying them; the function returned waits for the verifications."""
     for pkg in pkgs:
         files[id(pkg)] = _statements(ledgers, pkg.name, pkg.version)
+        read[id(pkg)] = read_for(ledgers, pkg)  # now: the package may be read again later
     unique = list(dict.fromkeys(f.data for pkg in pkgs for f in files[id(pkg)]
                                 if f.problem is None))
     if isinstance(v, CachedVerifier):

@@ -64,13 +64,26 @@ def scratch() -> str | None:
     """Where the throw-away keyrings and the statements given to gpg go: $TMPDIR when
     set, else a memory file system ($XDG_RUNTIME_DIR, /dev/shm) when there is one, else
     the system's temporary folder. A check writes two small files per statement it
-    verifies; on a disk, creating them can cost more than verifying them."""
+    verifies; on a disk, creating them can cost more than verifying them. A folder is
+    used only if no other user can rename what is in it: ours and private, or sticky."""
     if os.environ.get("TMPDIR"):
         return None
     for folder in (os.environ.get("XDG_RUNTIME_DIR", ""), "/dev/shm"):
-        if os.path.isabs(folder) and os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+        if os.path.isabs(folder) and _safe_folder(folder):
             return folder
     return None
+
+
+def _safe_folder(folder: str) -> bool:
+    import stat
+
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return False
+    private = st.st_uid == os.geteuid() and not st.st_mode & 0o022
+    return (stat.S_ISDIR(st.st_mode) and (private or bool(st.st_mode & stat.S_ISVTX))
+            and os.access(folder, os.W_OK | os.X_OK))
 
 
 def _env(home: str) -> dict[str, str]:
@@ -133,6 +146,7 @@ class Keyring:
         import tempfile
 
         self._binary = gpg_binary()
+        self._batches: list[_Batch] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-gpg-", dir=scratch())
         self.home = self._tmp.name
         os.chmod(self.home, 0o700)
@@ -186,6 +200,8 @@ class Keyring:
         self.close()
 
     def close(self) -> None:
+        for batch in self._batches:  # a check that failed before waiting for them
+            batch.close()
         self._tmp.cleanup()
 
     def keybox(self) -> bytes | None:
@@ -248,7 +264,13 @@ class Keyring:
         per_core = -(-len(todo) // (workers * BATCH_SIZE))
         size = max(1, -(-len(todo) // (workers * per_core))) if todo else 1
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        running = [_Batch(self, [statements[i] for i in chunk]) for chunk in chunks[:workers]]
+        running = self._batches  # closed by finish() or, failing that, by close()
+        try:
+            for chunk in chunks[:workers]:
+                running.append(_Batch(self, [statements[i] for i in chunk]))
+        except BaseException:
+            self._end(running)
+            raise
 
         def finish() -> list[Verification]:
             try:
@@ -260,12 +282,17 @@ class Keyring:
                     for i, v in zip(chunk, verified, strict=True):
                         results[i] = v
             finally:
-                for batch in running:
-                    batch.close()
+                self._end(running)
             now = time.time()
             return [check_key(v, self.keys, now) for v in results if v is not None]
 
         return finish
+
+    @staticmethod
+    def _end(batches: list[_Batch]) -> None:
+        for batch in batches:
+            batch.close()
+        batches.clear()
 
     def _spawn(self, args: list[str], cwd: str, status: str) -> subprocess.Popen[bytes]:
         """gpg on this keyring, started; its status lines go to the file ``status``."""
@@ -288,6 +315,7 @@ class _Batch:
         import tempfile
 
         self._ring = ring
+        self._proc: subprocess.Popen[bytes] | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-verify-", dir=scratch())
         self._work = self._tmp.name
         self._size = len(batch)
@@ -301,7 +329,7 @@ class _Batch:
             raise
 
     def close(self) -> None:
-        if self._proc.poll() is None:
+        if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
         self._tmp.cleanup()
@@ -336,16 +364,19 @@ class _Batch:
 
         # A blocking wait (wait(timeout=…) polls, and would add up to 50 ms), and a timer
         # that ends a gpg that hangs.
+        proc = self._proc
+        if proc is None:  # never so: __init__ and finish() start it
+            raise GpgError("gpg did not start")
         hung = threading.Event()
 
         def kill() -> None:
             hung.set()
-            self._proc.kill()
+            proc.kill()
 
         timer = threading.Timer(GPG_TIMEOUT, kill)
         timer.start()
         try:
-            self._proc.wait()
+            proc.wait()
         finally:
             timer.cancel()
         if hung.is_set():

@@ -62,7 +62,7 @@ class Verdicts:
             return None
         scope = [_SCHEMA, __version__, _FIELDS, verifier.keyring_id, policy.minimum_signatures,
                  sorted((k.fingerprint, k.name) for k in policy.trusted_keys),
-                 [(x.description, x.revision) for x in ledgers]]
+                 [(x.location, x.description, x.revision) for x in ledgers]]
         return cls(verifier.store, json.dumps(scope).encode())
 
     def _id(self, pkg: PackageResult, digest: bytes) -> bytes:
@@ -83,13 +83,14 @@ class Verdicts:
         return {id(pkg) for pkg, row in stored if self._reuse(pkg, row, now)}
 
     def _reuse(self, pkg: PackageResult, row: tuple[Any, ...], now: float) -> bool:
-        paths, digest, signed_at, until, signers, body = row
+        package, paths, digest, signed_at, until, signers, body = row
         if type(signed_at) is not int or signed_at > now:  # the clock went back
             return False
         if until is not None and (type(until) is not int or now >= until):
             return False
         if not (all(type(x) is str for x in (paths, digest, signers, body))
-                and unchanged(paths, digest, f"{signers}\0{body}", self.seen)):
+                and unchanged(paths, digest, _bound(package, signed_at, until, signers, body),
+                              self.seen)):
             return False
         # As stored (the digest says so): audited by these signers, with these statements.
         pkg.status, pkg.problems = Status.AUDITED, []
@@ -102,23 +103,26 @@ class Verdicts:
 
     def remember(
         self,
-        judged: Iterable[tuple[PackageResult, bytes, list[LedgerFile]]],
+        judged: Iterable[tuple[PackageResult, bytes, list[LedgerFile], Seen | None]],
         ledgers: Sequence[Ledger],
         verified: dict[bytes, Verification],
         keys: dict[str, KeyInfo],
     ) -> None:
-        """Keep the verdict of every package judged audited."""
+        """Keep the verdict of every package judged audited, with what was read for it
+        (``read_for``, taken when its statements were read)."""
         rows = []
-        for pkg, digest, files in judged:
-            seen = _seen(ledgers, pkg) if pkg.status is Status.AUDITED else None
+        for pkg, digest, files, seen in judged:
+            if pkg.status is not Status.AUDITED:
+                continue
             checks = [verified[f.data] for f in files if f.data in verified]
             times = [v.signed_at for v in checks if v.signed_at is not None]
             if seen is None or not times or len(pkg.signers) != pkg.signatures:
                 continue
             signers = json.dumps(pkg.signers)
             body = json.dumps(list(pkg.statements))  # each statement as a list of fields
-            rows.append((self._id(pkg, digest), *stamp(seen, f"{signers}\0{body}"), max(times),
-                         _until(checks, keys), signers, body))
+            package, signed_at, until = self._id(pkg, digest), max(times), _until(checks, keys)
+            paths, stamped = stamp(seen, _bound(package, signed_at, until, signers, body))
+            rows.append((package, paths, stamped, signed_at, until, signers, body))
         self._store.put_verdicts(rows, time.time())
 
 
@@ -150,8 +154,13 @@ class StoredStatements(Sequence[StatementResult]):
         return iter(self._load())
 
 
-def _seen(ledgers: Sequence[Ledger], pkg: PackageResult) -> Seen | None:
-    """What every ledger read for the package; None if one cannot tell."""
+def _bound(package: bytes, signed_at: Any, until: Any, signers: str, body: str) -> str:
+    """What a verdict row's digest covers besides the stat signatures: all of the row."""
+    return f"{package.hex()}\0{signed_at}\0{until}\0{signers}\0{body}"
+
+
+def read_for(ledgers: Sequence[Ledger], pkg: PackageResult) -> Seen | None:
+    """What every ledger read for the package, just now; None if one cannot tell."""
     seen: Seen = {}
     for ledger in ledgers:
         part = ledger.seen(pkg.name, pkg.version)

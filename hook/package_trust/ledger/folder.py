@@ -40,6 +40,10 @@ class FolderLedger:
     def revision(self) -> str | None:
         return self._revision
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
     def key_files(self) -> list[LedgerFile]:
         return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES, self.observed)
 

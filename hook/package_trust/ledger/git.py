@@ -160,6 +160,10 @@ class GitLedger:
     def revision(self) -> str | None:
         return self.commit
 
+    @property
+    def location(self) -> str:
+        return f"{self.description}@{self.commit}"
+
     def key_files(self) -> list[LedgerFile]:
         return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES)
 

@@ -28,6 +28,11 @@ class Ledger(Protocol):
         """The commit it was read at, when it has one."""
 
     @property
+    def location(self) -> str:
+        """Where it is read from: a resolved folder, a repository at a commit. Unlike the
+        description, it tells two clones of one ledger apart (verdicts.py)."""
+
+    @property
     def notices(self) -> list[str]:
         """What a report should say about how the ledger was read (e.g. an old copy)."""
 

@@ -146,3 +146,32 @@ def test_hostile_names_scripts_and_diffs_are_shown_escaped(
     assert "bundled dependencies (1):\n     dep\\u202e\n" in out
     assert "+++ b/1.1.0/new\\nfile.js\n" in out
     assert "+x = 1;\\x1b[2J\n+safe();\n" in out  # a real line break stays one
+
+
+def test_a_change_past_the_shown_part_of_a_large_file_is_a_difference(tmp_path) -> None:
+    """Two large files alike in their first MiB and not after: they differ."""
+    from package_trust.review import MAX_DIFF_BYTES, diff_folders
+
+    for side, tail in (("old", b"ok()"), ("new", b"evil()")):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "big.js").write_bytes(b"x" * (MAX_DIFF_BYTES + 10) + tail)
+    assert list(diff_folders(tmp_path / "old", tmp_path / "new", "a", "b")) == [
+        "Files a/big.js and b/big.js differ (too large to show)"]
+
+
+def test_what_is_shown_is_what_the_registry_serves(
+    project: Project, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file edited by hand in the unpacked folder is not what the auditor reviews:
+    inspect unpacks the stored tarball afresh, once it matches the registry's hashes; a
+    stored tarball that does not is refused."""
+    registry.publish("left-pad", "1.3.0", left_pad())
+    assert main(["fetch", "left-pad@1.3.0"]) == 0
+    folder = project.root / "packages/left-pad/1.3.0"
+    (folder / "index.js").write_text("harmless()\n")
+    out = inspect_out(capsys, "left-pad@1.3.0")
+    assert "unpacked left-pad@1.3.0 afresh: sha512 and sha1 match the registry's" in out
+    assert (folder / "index.js").read_text() != "harmless()\n"
+    (project.root / "packages/left-pad/1.3.0.tgz").write_bytes(left_pad(**{"x.js": b"x"}))
+    assert main(["inspect", "left-pad@1.3.0"]) == 2
+    assert "delete it and fetch again" in capsys.readouterr().err

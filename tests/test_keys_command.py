@@ -155,3 +155,19 @@ def test_add_writes_no_empty_key_file(project: Project, auditors: Auditors, keys
     assert f"gpg exported nothing for key {keys['bob'].fingerprint}; nothing written" \
         in capsys.readouterr().err
     assert list((project.root / "keys").iterdir()) == []
+
+
+def test_add_refuses_to_write_through_a_link(project: Project, auditors: Auditors,
+                                             keys: dict[str, Key], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """keys/ that is a link elsewhere: nothing is written there."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder = project.root / "keys"
+    if folder.exists():
+        folder.rename(tmp_path / "old-keys")
+    folder.symlink_to(elsewhere)
+    (tmp_path / "bob.asc").write_bytes(auditors.export(keys["bob"]))
+    assert main(["keys", "add", str(tmp_path / "bob.asc")]) == 2
+    assert "is a link; refusing to write a key through it" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []

@@ -59,6 +59,8 @@ def test_first_clone_reads_the_commit_and_names_it(
     assert (cache / "repo.git" / "HEAD").is_file()
     assert not (cache / "repo.git" / "signatures").exists()  # no working tree, ever
     assert sorted(p.name for p in cache.iterdir()) == ["fetched", "lock", "repo.git"]
+    for folder in (cache, cache.parent, cache.parent.parent):  # its refs are trusted: private
+        assert folder.stat().st_mode & 0o777 == 0o700
     code, out, _ = run(capsys, "--format", "json")
     assert json.loads(out)["ledgers"] == [{"description": repo.url, "revision": commit}]
 

@@ -18,7 +18,9 @@ LOCKFILES = sorted((DATA / "lockfiles").glob("*/package-lock.json"))
 # folder -> sources found (registry, link, bundled, other)
 EXPECTED = {
     "large-install-v3-aliases": {"registry": 1306},
-    "npm-cli-v3-workspaces": {"link": 32, "registry": 885, "bundled": 356},
+    # the project's own bundleDependencies (150, right under it) are installed from the
+    # registry: only what sits inside a package's folder comes in its tarball
+    "npm-cli-v3-workspaces": {"link": 32, "registry": 1035, "bundled": 206},
     "v1-dev-deps": {"registry": 5},
     "v1-link-dep": {"link": 1},
     "v1-old": {"registry": 2},
@@ -183,3 +185,46 @@ def test_registry_tarball_layout(project: Project, resolved: str, source: str) -
     path.write_text(json.dumps(data))
     [dep] = lockfile.load(path).dependencies
     assert dep.source.value == source
+
+
+def _v3(packages: dict[str, dict[str, object]]) -> str:
+    return json.dumps({"lockfileVersion": 3, "packages": {"": {"name": "app"}, **packages}})
+
+
+def _sources(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "package-lock.json"
+    path.write_text(text)
+    return {d.path: d.source.value for d in lockfile.load(path).dependencies}
+
+
+def test_bundled_only_inside_a_package(tmp_path: Path) -> None:
+    """An entry marked bundled is covered by its parent's tarball only if it sits inside a
+    package. Right under the project, or a workspace, it is installed from the registry:
+    checked like any other (not skipped)."""
+    tgz = "https://registry.npmjs.org/x/-/x-1.0.0.tgz"
+    entry = {"version": "1.0.0", "resolved": tgz, "integrity": "sha512-AA==", "inBundle": True}
+    assert _sources(tmp_path, _v3({
+        "node_modules/evil": entry,
+        "node_modules/pkg": {**entry, "inBundle": False},
+        "node_modules/pkg/node_modules/dep": entry,
+        "packages/ws": {"version": "1.0.0"},
+        "packages/ws/node_modules/wsdep": entry,
+    })) == {"node_modules/evil": "registry", "node_modules/pkg": "registry",
+            "node_modules/pkg/node_modules/dep": "bundled", "packages/ws": "link",
+            "packages/ws/node_modules/wsdep": "registry"}
+    v1 = {"lockfileVersion": 1, "dependencies": {
+        "evil": {"version": "1.0.0", "resolved": tgz, "bundled": True},
+        "pkg": {"version": "1.0.0", "resolved": tgz, "dependencies": {
+            "dep": {"version": "1.0.0", "resolved": tgz, "bundled": True}}}}}
+    assert _sources(tmp_path, json.dumps(v1)) == {
+        "node_modules/evil": "registry", "node_modules/pkg": "registry",
+        "node_modules/pkg/node_modules/dep": "bundled"}
+
+
+def test_a_folder_key_in_a_v1_lockfile_cannot_be_checked(tmp_path: Path) -> None:
+    """Keys like ".pnpm/…" are folders only in npm 7's copy of a v2 file; in a v1 file such
+    an entry is not first party but something that cannot be checked."""
+    tgz = "https://registry.npmjs.org/x/-/x-1.0.0.tgz"
+    v1 = {"lockfileVersion": 1,
+          "dependencies": {".evil": {"version": "1.0.0", "resolved": tgz}}}
+    assert _sources(tmp_path, json.dumps(v1)) == {"node_modules/.evil": "other"}

@@ -57,6 +57,19 @@ def test_shasum_mismatch_is_refused(
     assert leftovers(project) == []
 
 
+def test_an_unusable_sha512_does_not_fall_back_to_the_shasum(
+    project: Project, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two different sha512s (npm accepts either) are no sha1-only integrity: refused."""
+    sha1 = "sha1-" + "A" * 27 + "="
+    published = registry.publish("left-pad", "1.3.0", left_pad())
+    other = integrity_of(b"another tarball")
+    published.integrity = f"{sha1} {published.integrity} {other}"
+    assert main(["fetch", "left-pad@1.3.0"]) == 2
+    assert "not exactly one sha512" in capsys.readouterr().err
+    assert leftovers(project) == []
+
+
 def test_no_hash_at_all_is_refused(
     project: Project, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:

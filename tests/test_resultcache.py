@@ -130,3 +130,20 @@ def test_gpg_gone_is_still_an_error(audited: Project, monkeypatch: pytest.Monkey
     monkeypatch.setenv("PATH", "/nonexistent")
     assert main(["check"]) == 2
     assert "gpg (GnuPG) is not installed" in capsys.readouterr().err
+
+
+def test_a_ledger_link_pointed_elsewhere_is_seen(audited: Project, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--ledger names a link to a ledger; pointed at another ledger, without the
+    statements, the next check is judged afresh (as `--no-cache` would), not from a cache."""
+    other = tmp_path / "other-ledger"
+    shutil.copytree(audited.root / "keys", other / "keys")
+    (other / "signatures").mkdir()
+    link = tmp_path / "ledger-link"
+    link.symlink_to(audited.root)
+    assert check(capsys, "--ledger", str(link))[0] == 0
+    link.unlink()
+    link.symlink_to(other)
+    code, out = check(capsys, "--ledger", str(link))
+    assert code == 1, out
+    assert check(capsys, "--ledger", str(link), "--no-cache")[0] == 1

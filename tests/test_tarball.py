@@ -133,3 +133,14 @@ def test_member_path_strips_the_first_component() -> None:
     assert member_path("package/lib/./a.js") == ["lib", "a.js"]
     assert member_path("package/") is None
     assert member_path("./package/a.js") == ["a.js"]
+
+
+def test_a_huge_header_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A small tarball whose pax header alone unpacks to 20 MB (tarfile would read it
+    whole into memory): refused once the stream passes what the limits leave room for."""
+    member = tarfile.TarInfo("package/index.js")
+    member.pax_headers = {"comment": "x" * 20_000_000}
+    (tmp_path / "x.tgz").write_bytes(tgz({"package.json": b"{}"}, members=[(member, b"")]))
+    with pytest.raises(UnsafeTarball, match="more than its limits allow"):
+        extract(tmp_path / "x.tgz", tmp_path / "out", Limits(max_bytes=1000, max_files=10))
+    assert not (tmp_path / "out").exists()

@@ -84,9 +84,9 @@ class CachedVerifier:
 
     def verify_many(self, statements: Sequence[bytes]) -> list[Verification]:
         """Reuse what the cache holds; verify the rest with gpg and remember the good."""
-        return self.begin(statements)()
+        return self.start(statements)()
 
-    def begin(self, statements: Sequence[bytes]) -> Callable[[], list[Verification]]:
+    def start(self, statements: Sequence[bytes]) -> Callable[[], list[Verification]]:
         """``verify_many`` in two steps: what the cache holds now, and gpg for the rest in
         the background; the function returned waits for gpg and returns every result."""
         now = time.time()

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
-import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from package_trust.cachedir import private_folder
 from package_trust.gpg import KeyInfo
 
 FILE_NAME = "verifications.sqlite3"
@@ -198,16 +197,6 @@ class Store:
 def _short(package_id: bytes) -> int:
     """The verdict table's key: the id's first 8 bytes, as SQLite's 64-bit integer."""
     return int.from_bytes(package_id[:8], "big", signed=True)
-
-
-def private_folder(folder: Path) -> None:
-    """Create ``folder`` (mode 0700); refuse a link or another user's folder."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = os.lstat(folder)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise OSError(f"{folder} is not a folder of this user")
-    if st.st_mode & 0o077:
-        os.chmod(folder, 0o700)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 NO_CACHE_ENV = "PACKAGE_TRUST_NO_CACHE"
 
-__all__ = ["NO_CACHE_ENV", "directory", "enabled", "folder"]
+__all__ = ["NO_CACHE_ENV", "directory", "enabled", "folder", "private_folder"]
 
 
 def enabled() -> bool:
@@ -27,3 +28,13 @@ def folder(name: str) -> Path | None:
         return directory() / name if enabled() else None
     except RuntimeError:  # no home folder
         return None
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` (mode 0700); refuse a link or another user's folder."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise OSError(f"{folder} is not a folder of this user")
+    if st.st_mode & 0o077:
+        os.chmod(folder, 0o700)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Protocol
 
 from package_trust import cache, statement
-from package_trust.cache import CachedVerifier
 from package_trust.errors import PolicyError
 from package_trust.gpg import BAD_STATUS, KeyInfo, Verification
 from package_trust.ledger import Ledger, LedgerFile
@@ -26,6 +25,9 @@ class Verifier(Protocol):
     keys: dict[str, KeyInfo]
 
     def verify_many(self, statements: Sequence[bytes]) -> list[Verification]: ...
+
+    def start(self, statements: Sequence[bytes]) -> Callable[[], list[Verification]]:
+        """``verify_many`` begun: the function returned waits for the verifications."""
 
     def close(self) -> None: ...
 
@@ -125,10 +127,8 @@ def _begin(
         read[id(pkg)] = read_for(ledgers, pkg)  # now: the package may be read again later
     unique = list(dict.fromkeys(f.data for pkg in pkgs for f in files[id(pkg)]
                                 if f.problem is None))
-    if isinstance(v, CachedVerifier):
-        finish = v.begin(unique)
-        return lambda: dict(zip(unique, finish(), strict=True))
-    return lambda: dict(zip(unique, v.verify_many(unique), strict=True))
+    finish = v.start(unique)
+    return lambda: dict(zip(unique, finish(), strict=True))
 
 
 def _inputs(ledgers: Sequence[Ledger]) -> dict[str, str | None] | None:

@@ -179,14 +179,17 @@ class Keyring:
                 raise GpgError(f"cannot run gpg: {e}") from None
         return self._gnupg
 
-    def _run(self, args: list[str], data: bytes = b"", cwd: str | None = None) -> bytes:
-        """gpg on this keyring; its status lines (stdout)."""
+    def _command(self, args: list[str]) -> list[str]:
+        """gpg on this keyring, its status lines on stdout."""
+        return [self._binary, "--homedir", self.home, *_BASE_ARGS, "--status-fd", "1", *args]
+
+    def _run(self, args: list[str], data: bytes) -> bytes:
+        """gpg on this keyring, given ``data``; its status lines."""
         import subprocess
 
-        cmd = [self._binary, "--homedir", self.home, *_BASE_ARGS, "--status-fd", "1", *args]
         try:
-            proc = subprocess.run(cmd, input=data, cwd=cwd, env=_env(self.home),
-                                  capture_output=True, timeout=600, check=False)
+            proc = subprocess.run(self._command(args), input=data, env=_env(self.home),
+                                  capture_output=True, timeout=GPG_TIMEOUT, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise GpgError(f"cannot run gpg: {e}") from None
         return proc.stdout
@@ -298,10 +301,10 @@ class Keyring:
         """gpg on this keyring, started; its status lines go to the file ``status``."""
         import subprocess
 
-        cmd = [self._binary, "--homedir", self.home, *_BASE_ARGS, "--status-fd", "1", *args]
         with open(status, "wb") as out:
             try:
-                return subprocess.Popen(cmd, cwd=cwd, env=_env(self.home), stdout=out,
+                return subprocess.Popen(self._command(args), cwd=cwd, env=_env(self.home),
+                                        stdout=out,
                                         stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             except OSError as e:
                 raise GpgError(f"cannot run gpg: {e}") from None

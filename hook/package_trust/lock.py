@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from package_trust.atomic import write_atomic
 from package_trust.errors import LedgerError, PolicyError
 from package_trust.filenames import lock_path
+from package_trust.ledger.gitcache import is_commit_id
 from package_trust.policy import LedgerSpec, YamlReader
 
 HEADER = (
@@ -42,6 +41,8 @@ def load(path: Path) -> list[Pin] | None:
         return None
     except (OSError, UnicodeDecodeError) as e:
         raise PolicyError(f"cannot read the lock file: {e}", path) from None
+    import yaml  # only when there is a lock file (a git ledger): not on every check
+
     r = YamlReader(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -54,7 +55,7 @@ def load(path: Path) -> list[Pin] | None:
     for node in r.sequence(top["ledgers"], "ledgers"):
         m = r.mapping(node, "a pinned ledger", {"git", "commit"}, {"ref", "path"})
         commit = r.scalar(m["commit"], "commit").lower()
-        if len(commit) not in (40, 64) or any(c not in "0123456789abcdef" for c in commit):
+        if not is_commit_id(commit):
             raise r.fail(f"commit {commit!r} is not a full commit id", m["commit"])
         pins.append(Pin(
             git=r.string(m["git"], "git"),
@@ -78,6 +79,8 @@ def pinned(pins: list[Pin], spec: LedgerSpec, policy_path: Path) -> str:
 
 
 def dump(pins: list[Pin]) -> str:
+    import yaml
+
     entries = []
     for pin in pins:
         entry: dict[str, str] = {"git": pin.git}

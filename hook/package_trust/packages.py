@@ -61,18 +61,12 @@ class Stored:
     def tarball(self) -> Path:
         return self.folder.with_name(self.version + ".tgz")
 
-    @property
-    def fetched(self) -> bool:
-        return self.folder.is_dir() and self.tarball.is_file()
-
 
 @dataclass(frozen=True)
 class Fetched:
     stored: Stored
-    dist: Dist
     digests: Digests
     checked: list[str]  # the hashes compared with the registry's: sha512, sha1
-    unpacked: tarball.Unpacked
 
 
 def fetch(stored: Stored, registry: Registry, limits: tarball.Limits,
@@ -88,7 +82,7 @@ def fetch(stored: Stored, registry: Registry, limits: tarball.Limits,
             digests = registry.download(dist, out, limits.max_bytes, stored.spec)
         checked = check_integrity(digests, dist, stored.spec)
         try:
-            unpacked = tarball.extract(Path(tmp), stored.folder, limits)
+            tarball.extract(Path(tmp), stored.folder, limits)
         except tarball.UnsafeTarball as e:
             raise tarball.UnsafeTarball(f"{stored.spec}: refusing the tarball: {e}") from None
         os.replace(tmp, stored.tarball)
@@ -99,7 +93,7 @@ def fetch(stored: Stored, registry: Registry, limits: tarball.Limits,
         for folder in made:  # innermost first; only the empty ones this call created
             with contextlib.suppress(OSError):
                 folder.rmdir()
-    return Fetched(stored, dist, digests, checked, unpacked)
+    return Fetched(stored, digests, checked)
 
 
 def verified_digests(stored: Stored, registry: Registry, limits: tarball.Limits) -> Digests:
@@ -107,12 +101,27 @@ def verified_digests(stored: Stored, registry: Registry, limits: tarball.Limits)
     dist = registry.dist(stored.name, stored.version)
     if not stored.tarball.is_file():
         return fetch(stored, registry, limits, dist).digests
+    return _checked(stored, dist)[0]
+
+
+def unpack_stored(stored: Stored, dist: Dist, limits: tarball.Limits) -> list[str]:
+    """Unpack the stored tarball afresh, once its hashes match the registry's: what is
+    reviewed is what gets signed, whatever the folder held. The hashes compared."""
+    refuse_links(stored.root, stored.folder, "a fetched package")
+    checked = _checked(stored, dist)[1]
+    try:
+        tarball.extract(stored.tarball, stored.folder, limits)
+    except tarball.UnsafeTarball as e:
+        raise tarball.UnsafeTarball(f"{stored.spec}: refusing the tarball: {e}") from None
+    return checked
+
+
+def _checked(stored: Stored, dist: Dist) -> tuple[Digests, list[str]]:
     digests = digests_of(stored.tarball)
     try:
-        check_integrity(digests, dist, str(stored.tarball))
+        return digests, check_integrity(digests, dist, str(stored.tarball))
     except IntegrityError as e:
         raise IntegrityError(f"{e.message} (delete it and fetch again)") from None
-    return digests
 
 
 def digests_of(path: Path) -> Digests:

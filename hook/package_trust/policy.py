@@ -163,7 +163,7 @@ def _keep(entry: Path, policy: Policy) -> None:
     import json
 
     from package_trust.atomic import write_atomic
-    from package_trust.cachedb import private_folder
+    from package_trust.cachedir import private_folder
 
     parsed = [
         policy.minimum_signatures,

@@ -128,8 +128,10 @@ def check_integrity(digests: Digests, dist: Dist, what: str) -> list[str]:
                 f"({dist.integrity}, got {digests.integrity}); refusing it"
             )
         checked.append("sha512")
-    elif dist.integrity and not dist.integrity.startswith("sha1-"):
-        raise IntegrityError(f"{what}: unsupported integrity {dist.integrity!r} (no sha512)")
+    elif any(not part.startswith("sha1-") for part in (dist.integrity or "").split()):
+        # only a sha1-only integrity may fall back to the shasum
+        raise IntegrityError(
+            f"{what}: unsupported integrity {dist.integrity!r} (not exactly one sha512)")
     if dist.shasum is not None:
         if dist.shasum.lower() != digests.sha1:
             raise IntegrityError(

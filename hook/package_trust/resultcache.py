@@ -128,7 +128,7 @@ def store(folder: Path, key: str, code: int, out: str, inputs: Seen,
           valid_until: float | None, today: dt.date) -> None:
     """Remember a report; a cache that cannot be written is no error."""
     from package_trust.atomic import write_atomic
-    from package_trust.cachedb import private_folder
+    from package_trust.cachedir import private_folder
 
     gpg = gpg_path()
     if gpg is None:

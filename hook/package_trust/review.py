@@ -6,6 +6,7 @@ and a unified diff between two unpacked versions.
 from __future__ import annotations
 
 import difflib
+import filecmp
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -66,8 +67,10 @@ def diff_folders(old: Path, new: Path, old_label: str, new_label: str) -> Iterat
         a_name, b_name = f"{old_label}/{rel}", f"{new_label}/{rel}"
         a = read_head(before[rel], MAX_DIFF_BYTES + 1) if rel in before else b""
         b = read_head(after[rel], MAX_DIFF_BYTES + 1) if rel in after else b""
-        if a == b and (rel in before) == (rel in after):
-            continue
+        if a == b and (rel in before) == (rel in after) and (
+            len(a) <= MAX_DIFF_BYTES or filecmp.cmp(before[rel], after[rel], shallow=False)
+        ):
+            continue  # the same (a large file: compared whole)
         if rel not in before:
             a_name = "/dev/null"
         if rel not in after:

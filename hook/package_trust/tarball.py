@@ -2,12 +2,15 @@
 
 A tarball is hostile input. An entry with an absolute path or ``..``, a link, a device,
 or more bytes or entries (files and folders) than the limits allow ends the extraction
-with UnsafeTarball.
+with UnsafeTarball; so does a stream that decompresses to more than the limits leave
+room for (tar headers, pax ones too, are read whole into memory).
 Like npm, the first path component (``package/``) is stripped.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import shutil
 import stat
@@ -16,6 +19,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from package_trust.errors import PackageTrustError
 
@@ -24,6 +28,7 @@ MAX_FILES_ENV = "PACKAGE_TRUST_MAX_FILES"
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_FILES = 100_000
 _CHUNK = 64 * 1024
+_HEADER_ROOM = 1024  # bytes of tar headers allowed per entry the limits allow
 
 
 class UnsafeTarball(PackageTrustError):
@@ -54,12 +59,6 @@ def _positive(env: str, default: int) -> int:
     return int(raw)
 
 
-@dataclass(frozen=True)
-class Unpacked:
-    files: int
-    bytes: int
-
-
 def member_path(name: str) -> list[str] | None:
     """The safe path parts of an entry with its first component stripped, or None
     (for the top folder itself); raise UnsafeTarball for an absolute path or ``..``."""
@@ -73,7 +72,7 @@ def member_path(name: str) -> list[str] | None:
     return parts[1:] or None
 
 
-def extract(tarball: Path, target: Path, limits: Limits) -> Unpacked:
+def extract(tarball: Path, target: Path, limits: Limits) -> None:
     """Unpack ``tarball`` into the new folder ``target``, all or nothing.
 
     The files go into a temporary folder next to ``target``, which is renamed into
@@ -82,7 +81,7 @@ def extract(tarball: Path, target: Path, limits: Limits) -> Unpacked:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
-        unpacked = _extract_into(tarball, work, limits)
+        _extract_into(tarball, work, limits)
         os.chmod(work, 0o755)
         if target.is_symlink() or target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -91,16 +90,37 @@ def extract(tarball: Path, target: Path, limits: Limits) -> Unpacked:
             shutil.rmtree(old)
         else:
             os.replace(work, target)
-        return unpacked
     finally:
         if work.exists():
             shutil.rmtree(work)
 
 
-def _extract_into(tarball: Path, work: Path, limits: Limits) -> Unpacked:
-    entries = files = total = 0
+class _Bounded(io.RawIOBase):
+    """A stream that ends the extraction once more than ``limit`` bytes were read."""
+
+    def __init__(self, stream: io.BufferedIOBase, limit: int):
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise UnsafeTarball("the tarball unpacks to more than its limits allow "
+                                f"(raise them with {MAX_BYTES_ENV}, {MAX_FILES_ENV})")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _extract_into(tarball: Path, work: Path, limits: Limits) -> None:
+    entries = total = 0
+    room = limits.max_bytes + _HEADER_ROOM * limits.max_files
     try:
-        with tarfile.open(tarball, mode="r|gz") as tar:
+        with gzip.open(tarball, "rb") as gz, \
+                tarfile.open(fileobj=_Bounded(gz, room), mode="r|") as tar:
             for member in tar:
                 entries += 1  # folders too: each costs an inode and a system call
                 if entries > limits.max_files:
@@ -117,7 +137,6 @@ def _extract_into(tarball: Path, work: Path, limits: Limits) -> Unpacked:
                     raise UnsafeTarball(f"entry {member.name!r} is {_kind(member)}; refused")
                 if parts is None:
                     continue  # a file beside the package folder: npm drops it too
-                files += 1
                 total += member.size
                 if total > limits.max_bytes:
                     raise UnsafeTarball(
@@ -125,9 +144,8 @@ def _extract_into(tarball: Path, work: Path, limits: Limits) -> Unpacked:
                         f"(raise the limit with {MAX_BYTES_ENV})"
                     )
                 _write(tar, member, _mkdirs(work, parts[:-1], member.name) / parts[-1])
-    except (tarfile.TarError, EOFError, zlib.error) as e:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise UnsafeTarball(f"not a valid gzipped tarball: {e}") from None
-    return Unpacked(files, total)
 
 
 def _kind(member: tarfile.TarInfo) -> str:

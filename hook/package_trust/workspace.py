@@ -63,4 +63,4 @@ def judging(
         return None
     if ledger is None:
         return pol, open_ledgers(pol)
-    return pol, [FolderLedger(ledger.resolve(), description=str(ledger))]
+    return pol, [FolderLedger(ledger)]

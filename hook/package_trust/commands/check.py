@@ -86,7 +86,7 @@ def given_ledgers(ledgers: list[dict[str, str]]) -> list[Ledger]:
     """The folders named with --ledger, opened."""
     from package_trust.ledger import FolderLedger
 
-    return [FolderLedger(Path(x["root"]).resolve(), x.get("source") or x["root"],
+    return [FolderLedger(Path(x["root"]), x.get("source") or x["root"],
                          x.get("revision")) for x in ledgers]
 
 

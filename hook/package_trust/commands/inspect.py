@@ -48,15 +48,20 @@ class Session:
             self._packument = self.registry.packument(self.stored.name)
         return self._packument
 
-    def fetch(self, version: str) -> packages.Fetched:
+    def fetch(self, version: str, again: bool = True) -> None:
+        """Download ``version`` (``again``), or unpack the stored tarball afresh once it
+        matches the registry: either way, what is shown is what the registry serves."""
         stored = packages.Stored(self.stored.root, self.stored.name, version)
         dist = self.packument().versions.get(version)
         if dist is None:
             raise RegistryError(f"{stored.spec} does not exist in the registry {self.registry.url}")
-        fetched = packages.fetch(stored, self.registry, self.limits, dist)
-        print(f"fetched {stored.spec} from {self.registry.url}: "
-              f"{' and '.join(fetched.checked)} match the registry's; tarball {stored.tarball}")
-        return fetched
+        if again or not stored.tarball.is_file():
+            checked = packages.fetch(stored, self.registry, self.limits, dist).checked
+            done = f"fetched {stored.spec} from {self.registry.url}"
+        else:
+            checked = packages.unpack_stored(stored, dist, self.limits)
+            done = f"unpacked {stored.spec} afresh"
+        print(f"{done}: {' and '.join(checked)} match the registry's; tarball {stored.tarball}")
 
     def show(self) -> None:
         """The inspection report, the ledger's audited versions, and the diff if asked."""
@@ -93,8 +98,7 @@ class Session:
         if not is_valid_version(base_version):
             raise PackageTrustError(f"--diff-from {base_version!r} is not a plain version")
         base = packages.Stored(self.stored.root, self.stored.name, base_version)
-        if not base.fetched:
-            self.fetch(base_version)
+        self.fetch(base_version, again=False)
         print(f"\ndiff {base.spec} -> {self.stored.spec}:")
         changed = False
         for line in review.diff_folders(base.folder, self.stored.folder,
@@ -109,8 +113,7 @@ def fetch_and_show(args: argparse.Namespace, always_fetch: bool) -> int:
     """Fetch (always, or when missing), then show what to review."""
     with Registry(args.registry) as registry:
         session = Session(args, registry)
-        if always_fetch or not session.stored.fetched:
-            session.fetch(session.stored.version)
+        session.fetch(session.stored.version, again=always_fetch)
         session.show()
     return EXIT_OK
 

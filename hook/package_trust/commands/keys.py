@@ -15,7 +15,8 @@ from pathlib import Path
 
 from package_trust import policy, usergpg, workspace
 from package_trust.atomic import write_atomic
-from package_trust.errors import EXIT_OK, GpgError, LedgerError, PackageTrustError
+from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
+from package_trust.folders import refuse_links
 from package_trust.gpg import KeyInfo, Keyring
 from package_trust.ledger import FolderLedger
 from package_trust.ledger.folder import MAX_KEY_BYTES
@@ -72,8 +73,7 @@ def install(ledger: Path, data: bytes, expected: str | None) -> tuple[Path, KeyI
     if expected is not None and fingerprint != expected:
         raise PackageTrustError(f"gpg exported key {fingerprint}, not {expected}")
     folder = ledger / "keys"
-    if folder.is_symlink():
-        raise LedgerError("is a link; refusing to write through it", folder)
+    refuse_links(ledger, folder, "a key")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{fingerprint}.asc"
     old = [path.read_bytes()] if path.is_file() and not path.is_symlink() else []

@@ -11,6 +11,7 @@ from package_trust.errors import EXIT_ERROR, EXIT_OK, PackageTrustError
 from package_trust.filenames import lock_path
 from package_trust.ledger.git import open_git
 from package_trust.ledger.gitcache import GitCache, is_commit_id
+from package_trust.textsafe import printable
 
 NAME = "ledger"
 HELP = "pin the git ledgers the policy names (lock), or fetch them now (update)"
@@ -69,7 +70,7 @@ def update_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
         try:
             ledger = open_git(spec, pol.path, fetch=spec.git not in fetched, pinned=False)
         except PackageTrustError as e:
-            print(f"package-trust: error: {e}", file=sys.stderr)
+            print(f"package-trust: error: {printable(str(e))}", file=sys.stderr)
             code = EXIT_ERROR
             continue
         ledger.close()

@@ -22,11 +22,11 @@ def open_ledgers(policy: Policy) -> list[Ledger]:
 
             ledgers.append(open_git(spec, policy.path))
             continue
-        root = (base / spec.path).resolve()
-        if not root.is_dir():
+        path = base / spec.path
+        if not path.is_dir():
             raise LedgerError(f"ledger folder {spec.path!r} does not exist", policy.path, spec.line)
         try:
-            ledgers.append(FolderLedger(root, description=_shown(root)))
+            ledgers.append(FolderLedger(path, description=_shown(path.resolve())))
         except LedgerError as e:
             message = f"ledger {spec.path!r}: {e.message}"
             raise LedgerError(message, policy.path, spec.line) from None

@@ -11,7 +11,7 @@ from package_trust.errors import LedgerError
 from package_trust.gpg import MAX_STATEMENT_BYTES
 from package_trust.ledger.interface import LedgerFile
 from package_trust.names import package_parts
-from package_trust.resultcache import stat_signature
+from package_trust.resultcache import stat_of, stat_signature
 
 MAX_KEY_BYTES = 1024 * 1024
 KEY_SUFFIXES = (".asc", ".gpg", ".pgp", ".key")
@@ -21,16 +21,23 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 class FolderLedger:
     """keys/ and signatures/ in a folder on disk."""
 
-    def __init__(self, root: Path, description: str | None = None, revision: str | None = None):
-        self.root = root
-        self._description = description or str(root)
+    def __init__(self, path: Path, description: str | None = None, revision: str | None = None):
+        """``path`` as given: links on the way to the ledger are followed, and noted."""
+        self.root = path.resolve()
+        self._description = description or str(path)
         self._revision = revision
         self.notices: list[str] = []
-        # What was read, as stat signatures (resultcache.py): path -> signature, None if absent
-        self.observed: dict[str, str | None] = {}
+        # What was read, as stat signatures (resultcache.py): path -> signature, None if
+        # absent. First, each step of the path as given: a folder by identity, a link whole
+        # (a link pointed elsewhere is a new link, with a new ctime).
+        given = path.absolute()
+        self.observed: dict[str, str | None] = {
+            str(p): stat_of(str(p), whole=p.is_symlink())
+            for p in (*reversed(given.parents), given)
+        }
         self._seen: dict[tuple[str, str], dict[str, str | None]] = {}
-        if not (root / "keys").is_dir():
-            raise LedgerError("not a ledger: it has no keys/ folder", root)
+        if not (self.root / "keys").is_dir():
+            raise LedgerError("not a ledger: it has no keys/ folder", self.root)
 
     @property
     def description(self) -> str:

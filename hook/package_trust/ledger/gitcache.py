@@ -168,7 +168,11 @@ class GitCache:
 
     def fetch(self, commit: str | None = None) -> None:
         """Fetch every branch and tag (or only ``commit``), cloning first if needed."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        for folder in (cachedir.directory(), self.dir.parent, self.dir):
+            try:
+                cachedir.private_folder(folder)  # the refs here are trusted: ours alone
+            except OSError as e:
+                raise FetchError(f"cannot use the cache folder {folder}: {e}") from None
         with self._locked():
             fresh = not self.exists
             repo = Path(tempfile.mkdtemp(prefix="repo.tmp-", dir=self.dir)) if fresh else self.repo

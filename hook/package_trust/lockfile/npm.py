@@ -18,6 +18,9 @@ _KEY_LINE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"' + _TO_OBJECT, re.MULTILIN
 _QUOTE = json.JSONEncoder(ensure_ascii=False).encode  # a key as npm writes it
 _MODULES = "node_modules/"
 _TARBALLS = (".tgz", ".tar.gz", ".tar")
+# What may bundle packages inside its tarball: an entry marked bundled below anything else
+# (the project, a workspace, a link) is installed on its own, and checked as such.
+_BUNDLING = (Source.REGISTRY, Source.BUNDLED, Source.OTHER)
 
 
 class NpmLockfileParser:
@@ -44,12 +47,13 @@ class NpmLockfileParser:
                 raise LockfileError('"packages" must be an object', path, line)
             deps = _from_packages(path, packages, lines)
             # npm 6 installs a v2 lockfile from "dependencies": check what it says too.
-            legacy = _from_dependencies(path, data.get("dependencies") or {}, "", lines)
+            legacy = _from_dependencies(path, data.get("dependencies") or {}, "", lines,
+                                        folders=True)
             if legacy:
                 by_path = {d.path: d for d in deps}
                 deps += [d for d in legacy if not _agrees(by_path.get(d.path), d)]
         else:
-            deps = list(_from_dependencies(path, data.get("dependencies") or {}, "", lines))
+            deps = _from_dependencies(path, data.get("dependencies") or {}, "", lines)
         return Lockfile(path=path, dependencies=deps)
 
 
@@ -166,6 +170,7 @@ def _from_packages(
     path: Path, packages: dict[str, Any], lines: _KeyLines
 ) -> list[Dependency]:
     deps = []
+    sources: dict[str, Source] = {}  # install path -> source, parents first (npm sorts them)
     for key, raw in packages.items():
         if key == "":
             continue
@@ -175,6 +180,7 @@ def _from_packages(
         if at < 0:  # a workspace folder or a link target: first party
             version = _str(entry.get("version")) or ""
             deps.append(Dependency(key, version, Source.LINK, key, line=line))
+            sources[key] = Source.LINK
             continue
         name = _str(entry.get("name")) or key[at + len(_MODULES) :]
         version = _str(entry.get("version")) or ""
@@ -182,24 +188,34 @@ def _from_packages(
         integrity = _str(entry.get("integrity"))
         if entry.get("link") is True:
             source = Source.LINK
-        elif entry.get("inBundle") in (True, "true"):
+        elif entry.get("inBundle") in (True, "true") and _in_package(sources, key[:at]):
             source = Source.BUNDLED
         else:
             source = _classify(resolved)
+        sources[key] = source
         deps.append(Dependency(name, version, source, key, integrity, resolved, line))
     return deps
 
 
+def _in_package(sources: dict[str, Source], folder: str) -> bool:
+    """Whether the folder a ``node_modules/`` is in holds a package that can bundle."""
+    return sources.get(folder.rstrip("/")) in _BUNDLING
+
+
 def _from_dependencies(
-    path: Path, dependencies: Any, parent: str, lines: _KeyLines
+    path: Path, dependencies: Any, parent: str, lines: _KeyLines, folders: bool = False,
+    in_package: bool = False,
 ) -> list[Dependency]:
+    """Entries of a v1 ``dependencies`` tree (or a v2 file's copy of it: ``folders``)
+    below ``parent``; ``in_package``: below a package that can bundle its own."""
     if not isinstance(dependencies, dict):
         raise LockfileError('"dependencies" must be an object', path)
     deps = []
     for key, raw in dependencies.items():
         line = lines.of(key)
         entry = _entry(path, key, raw, line)
-        # Not a package but a folder holding packages (npm 7's v2 files: "../a", ".pnpm/…")
+        # Not a package but a folder holding packages (npm 7's v2 files: "../a", ".pnpm/…");
+        # nothing a v1 file has, where it cannot be checked.
         outside = key.startswith(".")
         where = key if key.startswith("../") else f"{parent}{_MODULES}{key}"
         name, version = key, _str(entry.get("version")) or ""
@@ -208,8 +224,8 @@ def _from_dependencies(
         if version.startswith("npm:"):  # an alias: npm:real-name@1.2.3
             name, _, version = version[4:].rpartition("@")
         if outside:
-            source = Source.LINK
-        elif entry.get("bundled") in (True, "true"):
+            source = Source.LINK if folders else Source.OTHER
+        elif entry.get("bundled") in (True, "true") and in_package:
             source = Source.BUNDLED
         elif version.startswith("file:") and version.endswith(_TARBALLS):
             source = Source.OTHER  # a tarball on disk, not a first-party folder
@@ -223,5 +239,6 @@ def _from_dependencies(
         deps.append(Dependency(name, version, source, where, integrity, resolved, line))
         nested = entry.get("dependencies")
         if nested:
-            deps.extend(_from_dependencies(path, nested, where + "/", lines))
+            deps.extend(_from_dependencies(path, nested, where + "/", lines, folders,
+                                           source in _BUNDLING))
     return deps

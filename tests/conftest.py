@@ -58,6 +58,13 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PRE_COMMIT_COLOR", "never")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The npm client the differential tests run (tests/test_npm_differential.py)."""
+    from npm_harness import npm_version
+
+    return f"npm: {npm_version() or 'not installed (the npm differential tests are skipped)'}"
+
+
 @pytest.fixture
 def gpg_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GpgLog:
     """gpg, through a wrapper that logs every process started (PACKAGE_TRUST_GPG)."""

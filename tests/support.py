@@ -76,9 +76,13 @@ class Auditors:
         self.keys[name] = key
         return key
 
-    def revoke(self, key: Key) -> None:
+    def revocation(self, key: Key) -> bytes:
+        """The key's revocation certificate, which gpg made with it, ready to import."""
         cert = Path(self.home, "openpgp-revocs.d", f"{key.fingerprint}.rev").read_text()
-        self.gpg("--import", data=cert.replace(":-----BEGIN", "-----BEGIN").encode())
+        return cert.replace(":-----BEGIN", "-----BEGIN").encode()
+
+    def revoke(self, key: Key) -> None:
+        self.gpg("--import", data=self.revocation(key))
 
     def export(self, key: Key) -> bytes:
         return self.gpg("--armor", "--export-options", "export-minimal", "--export",

@@ -22,6 +22,7 @@ import pytest
 from package_trust import clearsign
 from package_trust.cli import main
 from package_trust.gpg import Keyring
+from package_trust.ledger import LedgerFile
 from support import Auditors, GpgLog, Key, Project, integrity_of
 
 
@@ -323,7 +324,7 @@ def test_the_cleartext_is_what_gpg_prints(auditors: Auditors, keys: dict[str, Ke
                                           text: bytes) -> None:
     """Read from the bytes, the text and signature agree with gpg's, or are unknown."""
     signed = auditors.clearsign(keys["dave"], text)
-    with Keyring([auditors.export(keys["dave"])]) as ring:
+    with Keyring([LedgerFile("dave.asc", auditors.export(keys["dave"]))]) as ring:
         [v] = ring.verify_many([signed])
     assert v.good
     assert clearsign.cleartext(signed) in (v.plaintext, None)

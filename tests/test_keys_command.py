@@ -10,6 +10,7 @@ import pytest
 
 from package_trust.cli import main
 from package_trust.gpg import Keyring
+from package_trust.ledger import LedgerFile
 from support import Auditors, Key, Project
 
 
@@ -19,7 +20,7 @@ def key_file(project: Project, key: Key) -> Path:
 
 def holds(path: Path) -> list[str]:
     """The fingerprints in a key file, as an isolated keyring reads it."""
-    with Keyring([path.read_bytes()]) as keyring:
+    with Keyring([LedgerFile(str(path), path.read_bytes())]) as keyring:
         return list(keyring.keys)
 
 

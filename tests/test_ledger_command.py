@@ -185,7 +185,7 @@ def test_no_git_ledgers(project: Project, keys: dict[str, Key],
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("ledgers: [\n", "trust-policy.lock: not valid YAML"),
+    ("ledgers: [\n", "trust-policy.lock:2: not valid YAML"),
     ("ledgers:\n  - git: x\n", "trust-policy.lock:2: a pinned ledger is missing commit"),
     ("ledgers:\n  - git: x\n    commit: abc\n",
      "trust-policy.lock:3: commit 'abc' is not a full commit id"),

@@ -15,22 +15,25 @@ from package_trust.errors import LockfileError
 from support import DATA, Key, Project
 
 LOCKFILES = sorted((DATA / "lockfiles").glob("*/package-lock.json"))
-# folder -> sources found (registry, link, bundled, other)
+# folder -> sources found (registry, link, other)
 EXPECTED = {
     "large-install-v3-aliases": {"registry": 1306},
-    # the project's own bundleDependencies (150, right under it) are installed from the
-    # registry: only what sits inside a package's folder comes in its tarball
-    "npm-cli-v3-workspaces": {"link": 32, "registry": 1035, "bundled": 206},
+    "npm-cli-v3-workspaces": {"link": 32, "registry": 1241},
     "v1-dev-deps": {"registry": 5},
     "v1-link-dep": {"link": 1},
     "v1-old": {"registry": 2},
-    "v1-tap-and-flow": {"registry": 344, "bundled": 127},
-    "v2-bundled": {"registry": 292, "bundled": 129},
+    "v1-tap-and-flow": {"registry": 471},
+    "v2-bundled": {"registry": 421},
     "v2-external-link": {"link": 8, "registry": 7},
     "v2-git-dep": {"other": 1},
-    "v2-install-types-aliases": {"registry": 16, "bundled": 3, "other": 11, "link": 2},
+    "v2-install-types-aliases": {"registry": 19, "other": 11, "link": 2},
     "v2-pnpm-layout": {"registry": 8, "link": 9},
 }
+# folder -> entries npm takes from another package's tarball (Dependency.bundled_in), as
+# arborist's Node.inDepBundle says. npm-cli bundles 356 in all, but its own (150, right
+# under it) and what they bundle (43) npm installs on their own: only 163 come in tap's.
+BUNDLED = {"npm-cli-v3-workspaces": 163, "v1-tap-and-flow": 127, "v2-bundled": 129,
+           "v2-install-types-aliases": 3}
 
 
 def test_every_shared_lockfile_is_covered() -> None:
@@ -41,6 +44,7 @@ def test_every_shared_lockfile_is_covered() -> None:
 def test_parses(path: Path) -> None:
     lf = lockfile.load(path)
     assert dict(Counter(d.source.value for d in lf.dependencies)) == EXPECTED[path.parent.name]
+    assert sum(1 for d in lf.dependencies if d.bundled_in) == BUNDLED.get(path.parent.name, 0)
     assert all(d.line for d in lf.dependencies)
 
 
@@ -101,7 +105,7 @@ def test_shrinkwrap_is_the_fallback(project: Project, keys: dict[str, Key]) -> N
 
 @pytest.mark.parametrize(("text", "message", "line"), [
     ('{\n  "lockfileVersion": 3,\n  "packages": {\n    "x": \n}', "not valid JSON", 5),
-    ('{"lockfileVersion": 7}', "unsupported lockfileVersion 7", None),
+    ('{"lockfileVersion": 7}', "unsupported lockfileVersion 7", 1),
     ("[]", "not an npm lockfile", 1),
     ('{\n "lockfileVersion": 2,\n "packages": {\n  "node_modules/a": 3\n }\n}',
      "entry 'node_modules/a' must be an object", None),
@@ -197,28 +201,41 @@ def _sources(tmp_path: Path, text: str) -> dict[str, str]:
     return {d.path: d.source.value for d in lockfile.load(path).dependencies}
 
 
+def _bundled_in(tmp_path: Path, text: str) -> dict[str, str | None]:
+    path = tmp_path / "package-lock.json"
+    path.write_text(text)
+    return {d.path: d.bundled_in for d in lockfile.load(path).dependencies}
+
+
 def test_bundled_only_inside_a_package(tmp_path: Path) -> None:
-    """An entry marked bundled is covered by its parent's tarball only if it sits inside a
-    package. Right under the project, or a workspace, it is installed from the registry:
-    checked like any other (not skipped)."""
+    """An entry is taken from a package's tarball only if that package bundles it (its
+    bundleDependencies, as npm reads them). Right under the project, or a workspace, or
+    inside a package the project itself bundles, it is installed on its own: checked like
+    any other."""
     tgz = "https://registry.npmjs.org/x/-/x-1.0.0.tgz"
     entry = {"version": "1.0.0", "resolved": tgz, "integrity": "sha512-AA==", "inBundle": True}
-    assert _sources(tmp_path, _v3({
+    pkg = {**entry, "inBundle": False, "bundleDependencies": ["dep"]}
+    assert _bundled_in(tmp_path, _v3({
         "node_modules/evil": entry,
-        "node_modules/pkg": {**entry, "inBundle": False},
+        "node_modules/pkg": pkg,
         "node_modules/pkg/node_modules/dep": entry,
-        "packages/ws": {"version": "1.0.0"},
+        "node_modules/pkg/node_modules/dep/node_modules/deeper": entry,
+        "node_modules/nobd": {**entry, "inBundle": False},
+        "node_modules/nobd/node_modules/dep": entry,
+        "packages/ws": {"version": "1.0.0", "bundleDependencies": ["wsdep"]},
         "packages/ws/node_modules/wsdep": entry,
-    })) == {"node_modules/evil": "registry", "node_modules/pkg": "registry",
-            "node_modules/pkg/node_modules/dep": "bundled", "packages/ws": "link",
-            "packages/ws/node_modules/wsdep": "registry"}
+    })) == {"node_modules/evil": None, "node_modules/pkg": None,
+            "node_modules/pkg/node_modules/dep": "node_modules/pkg",
+            "node_modules/pkg/node_modules/dep/node_modules/deeper": "node_modules/pkg",
+            "node_modules/nobd": None, "node_modules/nobd/node_modules/dep": None,
+            "packages/ws": None, "packages/ws/node_modules/wsdep": None}
     v1 = {"lockfileVersion": 1, "dependencies": {
         "evil": {"version": "1.0.0", "resolved": tgz, "bundled": True},
-        "pkg": {"version": "1.0.0", "resolved": tgz, "dependencies": {
-            "dep": {"version": "1.0.0", "resolved": tgz, "bundled": True}}}}}
-    assert _sources(tmp_path, json.dumps(v1)) == {
-        "node_modules/evil": "registry", "node_modules/pkg": "registry",
-        "node_modules/pkg/node_modules/dep": "bundled"}
+        "pkg": {"version": "1.0.0", "resolved": tgz, "requires": {"dep": "1.0.0"},
+                "dependencies": {"dep": {"version": "1.0.0", "resolved": tgz, "bundled": True}}}}}
+    assert _bundled_in(tmp_path, json.dumps(v1)) == {
+        "node_modules/evil": None, "node_modules/pkg": None,
+        "node_modules/pkg/node_modules/dep": "node_modules/pkg"}
 
 
 def test_a_folder_key_in_a_v1_lockfile_cannot_be_checked(tmp_path: Path) -> None:

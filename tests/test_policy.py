@@ -11,6 +11,7 @@ import pytest
 from package_trust import policy
 from package_trust.cli import main
 from package_trust.errors import PolicyError
+from package_trust.lockfile import Dependency, Source
 from support import Key, Project
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
@@ -43,8 +44,12 @@ def test_full_example() -> None:
     assert p.minimum_signatures == 1
     assert p.trusted_keys[0].fingerprint == FPR
     assert p.exemptions[0].expires == dt.date(2027, 6, 30)
-    assert p.exemption_for("@myorg/tool", "1.0.0") is not None
-    assert p.exemption_for("@other/tool", "1.0.0") is None
+    assert p.exemption_for(registry_dep("@myorg/tool", "1.0.0"), ()) is not None
+    assert p.exemption_for(registry_dep("@other/tool", "1.0.0"), ()) is None
+
+
+def registry_dep(name: str, version: str) -> Dependency:
+    return Dependency(name, version, Source.REGISTRY, f"node_modules/{name}")
 
 
 @pytest.mark.parametrize(("text", "line", "message"), [
@@ -150,14 +155,23 @@ def test_expired_exemption_no_longer_applies_and_says_so(project: Project, keys:
     assert "note: exemption 'right-pad' (trust-policy.yml:10) expired on 2020-01-01" in out
 
 
-def test_unverifiable_package_can_be_exempted(project: Project, keys: dict[str, Key]) -> None:
+GIT = "git+ssh://git@github.com/substack/minimist.git#37545"
+
+
+@pytest.mark.parametrize(("source", "code"), [(None, 1), (GIT, 0), (GIT + "0", 1)])
+def test_unverifiable_package_is_exempted_only_by_its_source(
+    project: Project, keys: dict[str, Key], source: str | None, code: int
+) -> None:
+    """An exemption covers registry packages only, unless it names the entry's source:
+    a git commit calling itself minimist@0.0.8 is not the registry's minimist@0.0.8."""
     project.add_key(keys["alice"])
-    project.policy([keys["alice"]], extra="exemptions:\n  - package: minimist\n"
-                   "    reason: pinned git commit, reviewed in-house\n")
+    pinned = f"    source: {json.dumps(source)}\n" if source else ""
+    project.policy([keys["alice"]], extra="exemptions:\n  - package: minimist@0.0.8\n"
+                   "    reason: pinned git commit, reviewed in-house\n" + pinned)
     data = {"lockfileVersion": 3, "packages": {"": {}, "node_modules/minimist": {
-        "version": "0.0.8", "resolved": "git+ssh://git@github.com/substack/minimist.git#37545"}}}
+        "version": "0.0.8", "resolved": GIT}}}
     (project.root / "package-lock.json").write_text(json.dumps(data))
-    assert main(["check"]) == 0
+    assert main(["check", "--no-cache"]) == code
 
 
 # -- the parsed-policy cache (policy.load with a cache folder) --------------------------------

@@ -217,3 +217,34 @@ def test_never_writes_through_a_link(project: Project, signer: bytes, keys: dict
     assert main(["sign", "left-pad@1.3.0", "--key", keys["alice"].fingerprint]) == 2
     assert "is a link; refusing to write a statement through it" in capsys.readouterr().err
     assert list(outside.iterdir()) == []
+
+
+def test_sign_records_what_the_tarball_ships(
+    project: Project, registry: FakeRegistry, auditors: Auditors, keys: dict[str, Key],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bundled packages and the shrinkwrap's pins are signed with the tarball, and a
+    check then covers a lockfile's bundled entry only as the statement lists it."""
+    from registry_server import manifest, tgz
+
+    shrinkwrap = {"lockfileVersion": 3, "packages": {"": {}, "node_modules/pinned": {
+        "version": "3.0.0", "resolved": "https://registry.npmjs.org/pinned/-/pinned-3.0.0.tgz",
+        "integrity": "sha512-" + "A" * 86 + "=="}}}
+    tarball = tgz({"package.json": manifest("parent", "1.0.0"),
+                   "npm-shrinkwrap.json": json.dumps(shrinkwrap).encode(),
+                   "node_modules/child/package.json": manifest("child", "2.0.0"),
+                   "node_modules/@s/x/package.json": manifest("@s/x", "1.0.0"),
+                   "node_modules/child/node_modules/deep/package.json": manifest("deep", "4.0.0")})
+    registry.publish("parent", "1.0.0", tarball)
+    monkeypatch.setenv("GNUPGHOME", auditors.home)
+    alice = keys["alice"]
+    project.add_key(alice)
+    assert main(["sign", "parent@1.0.0", "--key", alice.fingerprint]) == 0
+    body = signed_json(project.root / "signatures/parent/1.0.0" / f"{alice.fingerprint}.sig")
+    assert body["bundled"] == [
+        {"path": "node_modules/@s/x", "name": "@s/x", "version": "1.0.0"},
+        {"path": "node_modules/child", "name": "child", "version": "2.0.0"},
+        {"path": "node_modules/child/node_modules/deep", "name": "deep", "version": "4.0.0"},
+    ]
+    assert [(p["path"], p["name"], p["version"]) for p in body["shrinkwrap"]] == [
+        ("node_modules/pinned", "pinned", "3.0.0")]

@@ -14,7 +14,9 @@ from package_trust.textsafe import printable
     ("\x00\x07\x7f\x85\x9b", "\\x00\\x07\\x7f\\x85\\x9b"),
     ("abc\u202edcba\u202c \u2066x\u2069", "abc\\u202edcba\\u202c \\u2066x\\u2069"),
     ("line\u2028separator", "line\\u2028separator"),
+    ("lone \ud800 and \udcff", "lone \\ud800 and \\udcff"),  # a JSON escape, os.fsdecode
 ])
 def test_control_characters_are_shown_escaped(text: str, shown: str) -> None:
     assert printable(text) == shown
     assert printable(text).isprintable()
+    assert printable(text).encode("utf-8")

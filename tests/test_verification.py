@@ -376,12 +376,13 @@ def test_gpg_gone_after_the_keyring_was_made_is_an_error(
     and nothing left behind in the scratch folder."""
     from package_trust.errors import GpgError
     from package_trust.gpg import Keyring
+    from package_trust.ledger import LedgerFile
 
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
     monkeypatch.delenv("TMPDIR", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
-    with Keyring([auditors.export(keys["alice"])]) as ring:
+    with Keyring([LedgerFile("alice.asc", auditors.export(keys["alice"]))]) as ring:
         monkeypatch.setattr(ring, "_binary", str(tmp_path / "no-such-gpg"))
         with pytest.raises(GpgError, match="cannot run gpg"):
             ring.verify_many([auditors.statement(keys["alice"], "left-pad", "1.3.0")])

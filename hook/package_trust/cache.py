@@ -15,9 +15,10 @@ entry is reused only while everything that made it good still holds:
 Anything else (a miss, a malformed row, a locked, corrupt or unreadable database) means
 gpg verifies afresh; a corrupt database is deleted and rebuilt (cachedb.py). Failures are
 never kept. The engine still binds every statement to the package's name, version and
-integrity and to the policy's trusted keys. gpg's listing of the keys is cached too,
-keyed by the key files' bytes and the gpg binary, for a day at most, so a check answered
-entirely from the cache starts no gpg process; the keyring is built only for a miss.
+integrity and to the policy's trusted keys. gpg's listing of the keys is cached too, with
+the notices about key files not used (keyfiles.py), keyed by the key files' names, bytes
+and read problems and the gpg binary, for a day at most, so a check answered entirely
+from the cache starts no gpg process; the keyring is built only for a miss.
 
 Threat model: the cache lives in a folder the user owns, mode 0700 (any other folder is
 not used). Whoever can write there can already change the user's hook, virtualenv or
@@ -31,26 +32,29 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from package_trust.cachedb import Store
 from package_trust.cachedir import directory, enabled
 from package_trust.gpg import KeyInfo, Keyring, Verification, check_key, gpg_binary
 
+if TYPE_CHECKING:
+    from package_trust.ledger.interface import LedgerFile
+
 _INT_OR_NONE = (int, type(None))
 _STR_OR_NONE = (str, type(None))
 
 
-def open_verifier(key_data: list[bytes]) -> CachedVerifier | Keyring:
+def open_verifier(files: Sequence[LedgerFile]) -> CachedVerifier | Keyring:
     """The verifier a check uses: the cache in front of a keyring, unless disabled."""
     try:
         store = Store.open(directory()) if enabled() else None
     except RuntimeError:  # no home folder: no cache
         store = None
     if store is None:
-        return Keyring(key_data)
+        return Keyring(files)
     try:
-        return CachedVerifier(key_data, store)
+        return CachedVerifier(files, store)
     except BaseException:
         store.close()
         raise
@@ -59,23 +63,25 @@ def open_verifier(key_data: list[bytes]) -> CachedVerifier | Keyring:
 class CachedVerifier:
     """The cache in front of a ``Keyring`` that is built only when gpg is needed."""
 
-    def __init__(self, key_data: list[bytes], store: Store):
+    def __init__(self, files: Sequence[LedgerFile], store: Store):
         binary = gpg_binary()  # fail closed without gpg, even when nothing needs it
         st = os.stat(binary)
         self._gpg = f"{binary}:{st.st_size}:{st.st_mtime_ns}"
-        self._key_data = key_data
+        self._files = files
         self.store = store
         self._ring: Keyring | None = None
         digest = hashlib.sha256(self._gpg.encode() + b"\0")
-        for data in key_data:
-            digest.update(len(data).to_bytes(8, "big") + data)
+        for f in files:  # the notices name the files, and say what was wrong with them
+            for part in (f.origin.encode(), (f.problem or "").encode(), f.data):
+                digest.update(len(part).to_bytes(8, "big") + part)
         self.keyring_id = digest.hexdigest()
         listed = store.keyring(self.keyring_id, time.time())
-        self.keys, self._keybox = listed or ({}, None)
-        if listed is None:  # gpg lists the keys: remember that, and the keybox
-            self._ring = Keyring(self._key_data)
-            self.keys = self._ring.keys
-            store.put_keyring(self.keyring_id, self.keys, self._ring.keybox(), time.time())
+        self.keys, self._keybox, self.notices = listed or ({}, None, [])
+        if listed is None:  # gpg lists the keys: remember that, the keybox and the notices
+            self._ring = Keyring(self._files)
+            self.keys, self.notices = self._ring.keys, self._ring.notices
+            store.put_keyring(self.keyring_id, self.keys, self._ring.keybox(), time.time(),
+                              self.notices)
 
     def close(self) -> None:
         if self._ring is not None:
@@ -97,7 +103,7 @@ class CachedVerifier:
         if not missing:
             return lambda: [v for v in results if v is not None]
         if self._ring is None:  # the listing is cached (else __init__ built the keyring)
-            self._ring = Keyring(self._key_data, self.keys, self._keybox)
+            self._ring = Keyring(self._files, self.keys, self._keybox)
         verifying = self._ring.start([statements[n] for n in missing])
 
         def finish() -> list[Verification]:

@@ -22,7 +22,7 @@ from package_trust.cachedir import private_folder
 from package_trust.gpg import KeyInfo
 
 FILE_NAME = "verifications.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KEYRING_TTL = 24 * 3600  # a keyring listing is rebuilt at least daily
 MAX_ENTRIES = 200_000
 BUSY_SECONDS = 10.0
@@ -35,7 +35,7 @@ _SCHEMA = (
     "uid TEXT, key_digest TEXT NOT NULL, gpg TEXT NOT NULL, valid_until INTEGER, "
     "stored_at INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE keyring (id TEXT PRIMARY KEY, listing TEXT NOT NULL, keybox BLOB, "
-    "valid_until INTEGER NOT NULL) WITHOUT ROWID",
+    "notices TEXT NOT NULL, valid_until INTEGER NOT NULL) WITHOUT ROWID",
     # keyed by the first 8 bytes of the package id, which is faster to look up than a blob
     "CREATE TABLE verdict (k INTEGER PRIMARY KEY, package BLOB NOT NULL, paths TEXT NOT NULL, "
     "digest TEXT NOT NULL, signed_at INTEGER, valid_until INTEGER, signers TEXT NOT NULL, "
@@ -124,24 +124,28 @@ class Store:
 
     def keyring(
         self, listing_id: str, now: float
-    ) -> tuple[dict[str, KeyInfo], bytes | None] | None:
-        """The keyring listing and keybox stored under ``listing_id``, while fresh."""
+    ) -> tuple[dict[str, KeyInfo], bytes | None, list[str]] | None:
+        """The keyring listing, keybox and notices stored under ``listing_id``, while
+        fresh."""
 
         def get(db: sqlite3.Connection) -> tuple[Any, ...] | None:
             row: tuple[Any, ...] | None = db.execute(
-                "SELECT listing, keybox FROM keyring WHERE id = ? AND valid_until > ?",
+                "SELECT listing, keybox, notices FROM keyring WHERE id = ? AND valid_until > ?",
                 (listing_id, now),
             ).fetchone()
             return row
 
         row = self._run(get)
-        if row is None or not isinstance(row[0], str):
+        if row is None or not isinstance(row[0], str) or not isinstance(row[2], str):
             return None
-        keys = _load_listing(row[0])
-        return (keys, row[1] if type(row[1]) is bytes else None) if keys is not None else None
+        keys, notices = _load_listing(row[0]), _load_notices(row[2])
+        if keys is None or notices is None:
+            return None
+        return keys, row[1] if type(row[1]) is bytes else None, notices
 
     def put_keyring(
-        self, listing_id: str, keys: dict[str, KeyInfo], keybox: bytes | None, now: float
+        self, listing_id: str, keys: dict[str, KeyInfo], keybox: bytes | None, now: float,
+        notices: list[str],
     ) -> None:
         """Store a listing for a day at most (less if a key expires); prune what lapsed."""
         expiries = [
@@ -165,9 +169,9 @@ class Store:
                             (count - MAX_ENTRIES,),
                         )
                 db.execute(
-                    "INSERT OR REPLACE INTO keyring (id, listing, keybox, valid_until) "
-                    "VALUES (?, ?, ?, ?)",
-                    (listing_id, _dump_listing(keys), keybox, until),
+                    "INSERT OR REPLACE INTO keyring (id, listing, keybox, notices, valid_until) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (listing_id, _dump_listing(keys), keybox, json.dumps(notices), until),
                 )
 
         self._run(put)
@@ -263,3 +267,13 @@ def _load_listing(text: str) -> dict[str, KeyInfo] | None:
         return keys
     except (ValueError, TypeError):
         return None
+
+
+def _load_notices(text: str) -> list[str] | None:
+    """The notices ``put_keyring`` wrote, or None if they are not a list of strings."""
+    try:
+        notices = json.loads(text)
+    except ValueError:
+        return None
+    ok = isinstance(notices, list) and all(isinstance(n, str) for n in notices)
+    return notices if ok else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import importlib.util
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -41,6 +43,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    writable_streams()
+    unsupported = unsupported_platform()
+    if unsupported:
+        print(f"package-trust: error: {unsupported}", file=sys.stderr)
+        return EXIT_ERROR
     # A check is short-lived and makes few reference cycles: the cyclic garbage collector
     # would only cost the commit-time hook milliseconds.
     collecting = gc.isenabled()
@@ -51,6 +58,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if collecting:
             gc.enable()
+
+
+# What package-trust needs of the system: file locks (fcntl), opens that refuse links and
+# non-folders (O_NOFOLLOW, O_DIRECTORY), fchmod, and user ids. Windows has none of them.
+POSIX_NAMES = ("O_DIRECTORY", "O_NOFOLLOW", "fchmod", "getuid", "geteuid")
+
+
+def unsupported_platform() -> str | None:
+    """One line saying which platforms package-trust runs on, when this is not one."""
+    missing = [name for name in POSIX_NAMES if not hasattr(os, name)]
+    if importlib.util.find_spec("fcntl") is None:
+        missing.append("fcntl")
+    if not missing:
+        return None
+    return (f"package-trust runs on Linux and macOS only, not on {sys.platform}: "
+            f"it needs POSIX ({', '.join(missing)} missing)")
+
+
+def writable_streams() -> None:
+    """stdout and stderr that escape what their encoding cannot write (``\\udc80``, or
+    ``\\xe9`` on an ASCII terminal) rather than fail: a report is always printed."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _command(argv: list[str]) -> str | None:

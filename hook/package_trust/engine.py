@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from package_trust import cache, statement
+from package_trust import cache, contents, statement
 from package_trust.errors import PolicyError
 from package_trust.gpg import BAD_STATUS, KeyInfo, Verification
 from package_trust.ledger import Ledger, LedgerFile
 from package_trust.lockfile import Dependency, Lockfile, Source
+from package_trust.lockfile.interface import OutOfSync
 from package_trust.names import is_valid_name, is_valid_version
 from package_trust.policy import Policy
 from package_trust.result import CheckResult, LedgerInfo, PackageResult, StatementResult, Status
@@ -23,6 +24,7 @@ class Verifier(Protocol):
     """Verifies statements against a keyring (a Keyring, or a cache in front of one)."""
 
     keys: dict[str, KeyInfo]
+    notices: list[str]  # the key files not used, and why (keyfiles.py)
 
     def verify_many(self, statements: Sequence[bytes]) -> list[Verification]: ...
 
@@ -32,23 +34,30 @@ class Verifier(Protocol):
     def close(self) -> None: ...
 
 
-VerifierFactory = Callable[[list[bytes]], Verifier]
+VerifierFactory = Callable[[list[LedgerFile]], Verifier]
 
 
-def default_verifier(key_data: list[bytes]) -> Verifier:
+def default_verifier(files: list[LedgerFile]) -> Verifier:
     """A keyring behind the verification cache (cache.py), unless the cache is disabled."""
-    return cache.open_verifier(key_data)
+    return cache.open_verifier(files)
 
 
 class _Group:
     """The entries of one lockfile that share name, version, integrity and source."""
 
-    __slots__ = ("first", "lockfile", "paths")
+    __slots__ = ("first", "lockfile", "paths", "registries")
 
-    def __init__(self, first: Dependency, lockfile: Path) -> None:
+    def __init__(self, first: Dependency, lockfile: Path,
+                 registries: tuple[str, ...] = ()) -> None:
         self.first = first
         self.lockfile = lockfile
+        self.registries = registries  # what npm fetches the lockfile's packages from
         self.paths: list[str] = []
+
+
+# A dependency's own npm-shrinkwrap.json may pin packages whose tarballs have one too:
+# each level is a round of the check, and one this deep fails closed.
+MAX_ROUNDS = 8
 
 
 def check(
@@ -61,33 +70,83 @@ def check(
     """Check every dependency in ``lockfiles``; raise only when nothing could be checked."""
     today = today or dt.date.today()
     lockfiles = list(lockfiles)
-    groups = _group(lockfiles)
     result = CheckResult(
         policy=policy.path,
         required=policy.minimum_signatures,
         lockfiles=[lf.path for lf in lockfiles],
-        packages=[],
+        packages=[_out_of_sync(x, policy) for lf in lockfiles for x in lf.out_of_sync],
         ledgers=[LedgerInfo(ledger.description, ledger.revision) for ledger in ledgers],
         # a ledger's own notices, such as a git ledger read from an old cached copy
-        notices=[n for ledger in ledgers for n in ledger.notices],
+        notices=[*(n for lf in lockfiles for n in lf.notices),
+                 *(n for ledger in ledgers for n in ledger.notices)],
     )
-    to_verify: list[tuple[PackageResult, bytes]] = []
-    for g in groups:
-        pkg = _triage(g, policy, today, result.notices)
-        result.packages.append(pkg)
-        if pkg.status is Status.UNAUDITED:  # provisional: the ledger decides
-            digest = statement.sha512_of(g.first.integrity)
-            if digest is not None:  # always so (_unverifiable)
-                to_verify.append((pkg, digest))
-    if not to_verify:
-        result.inputs = _inputs(ledgers)
-        return result
-
-    keys = [f.data for ledger in ledgers for f in ledger.key_files() if f.problem is None]
-    v = verifier(keys)
+    judge = _Judge(policy, ledgers, verifier)
     try:
-        _require_keys(policy, v.keys)
-        memo = Verdicts.open(v, policy, ledgers)
+        groups, done = _group(lockfiles), set[tuple[object, ...]]()
+        for _ in range(MAX_ROUNDS):
+            pkgs = [_triage(g, policy, today, result.notices) for g in groups]
+            result.packages.extend(pkgs)
+            judge.run(pkgs)
+            _require_shrinkwraps(groups, pkgs)
+            _cover_bundled(groups, pkgs)
+            groups = _pinned(groups, pkgs, done)
+            if not groups:
+                break
+        else:
+            for g in groups:
+                pkg = _triage(g, policy, today, result.notices)
+                pkg.status, pkg.problems = Status.UNVERIFIABLE, [
+                    f"pinned by npm-shrinkwraps nested more than {MAX_ROUNDS} deep"]
+                result.packages.append(pkg)
+    finally:
+        judge.close()
+    result.notices.extend(n for n in judge.notices if n not in result.notices)
+    result.inputs = _inputs(ledgers, lockfiles)
+    result.valid_until = _valid_until(judge.keys, judge.verified.values())
+    memo = judge.memo
+    if memo is not None and result.inputs is not None:
+        result.inputs = {**memo.seen, **result.inputs}  # what was read last counts
+        if memo.valid_until is not None:
+            result.valid_until = min(result.valid_until or memo.valid_until, memo.valid_until)
+    return result
+
+
+class _Judge:
+    """Judges packages against the ledgers: one verifier (opened when first needed) and
+    one verdict memo for every round of a check."""
+
+    def __init__(self, policy: Policy, ledgers: Sequence[Ledger], factory: VerifierFactory):
+        self.policy, self.ledgers, self._factory = policy, ledgers, factory
+        self._v: Verifier | None = None
+        self.memo: Verdicts | None = None
+        self.keys: dict[str, KeyInfo] = {}
+        self.verified: dict[bytes, Verification] = {}
+        self.notices: list[str] = []
+
+    def _open(self) -> Verifier:
+        if self._v is None:
+            keys = [f for ledger in self.ledgers for f in ledger.key_files()]
+            self._v = v = self._factory(keys)
+            self.keys = v.keys
+            self.notices += v.notices
+            _require_keys(self.policy, v.keys, v.notices)
+            self.memo = Verdicts.open(v, self.policy, self.ledgers)
+        return self._v
+
+    def close(self) -> None:
+        if self._v is not None:
+            self._v.close()
+
+    def run(self, pkgs: list[PackageResult]) -> None:
+        """Judge every package the ledger decides: provisionally unaudited, or exempt."""
+        to_verify = [(pkg, _digest(pkg)) for pkg in pkgs if _ask_ledger(pkg)]
+        if to_verify:
+            self._verify(to_verify)
+        for pkg in pkgs:
+            _settle_exemption(pkg)
+
+    def _verify(self, to_verify: list[tuple[PackageResult, bytes]]) -> None:
+        v, memo, policy, ledgers = self._open(), self.memo, self.policy, self.ledgers
         stored = memo.fetch(to_verify) if memo is not None else []
         kept = {id(pkg) for pkg, _ in stored}
         files: dict[int, list[LedgerFile]] = {}
@@ -99,21 +158,111 @@ def check(
         verified = finish()
         stale = [pkg for pkg, _ in stored if id(pkg) not in reused]
         verified.update(_begin(v, ledgers, stale, files, read)())
+        self.verified.update(verified)
         judged = [(pkg, digest) for pkg, digest in to_verify if id(pkg) not in reused]
         for pkg, digest in judged:
             _judge(pkg, files[id(pkg)], verified, digest, policy, v.keys)
         if memo is not None:
             memo.remember([(pkg, digest, files[id(pkg)], read[id(pkg)]) for pkg, digest in judged],
                           ledgers, verified, v.keys)
-    finally:
-        v.close()
-    result.inputs = _inputs(ledgers)
-    result.valid_until = _valid_until(v.keys, verified.values())
-    if memo is not None and result.inputs is not None:
-        result.inputs = {**memo.seen, **result.inputs}  # what was read last counts
-        if memo.valid_until is not None:
-            result.valid_until = min(result.valid_until or memo.valid_until, memo.valid_until)
-    return result
+
+
+def _ask_ledger(pkg: PackageResult) -> bool:
+    """Whether the ledger decides the package: it may be audited, or (exempt or not)
+    rejected. A name or version that is not valid is never looked up."""
+    if pkg.status is Status.UNAUDITED:  # provisional; a valid sha512 (_unverifiable)
+        return True
+    return pkg.exemption is not None and is_valid_name(pkg.name) and is_valid_version(
+        pkg.version)
+
+
+def _digest(pkg: PackageResult) -> bytes:
+    """The sha512 a statement must carry to count; none (b"") binds no audit."""
+    return statement.sha512_of(pkg.integrity) or b""
+
+
+def _settle_exemption(pkg: PackageResult) -> None:
+    """An exemption holds unless a trusted reviewer rejected the package; a package
+    audited by signatures is audited."""
+    if pkg.exemption is None or pkg.status is Status.AUDITED:
+        return
+    if pkg.status is Status.REJECTED:
+        pkg.problems.insert(0, "a trusted reviewer's rejection overrules the exemption "
+                               f"({pkg.exemption})")
+        return
+    pkg.status, pkg.problems = Status.EXEMPT, []
+
+
+def _out_of_sync(x: OutOfSync, policy: Policy) -> PackageResult:
+    return PackageResult(x.name, x.spec, Status.UNVERIFIABLE, policy.minimum_signatures,
+                         str(x.manifest), [str(x.manifest)], x.line, source="package.json",
+                         problems=[x.problem])
+
+
+def _require_shrinkwraps(groups: list[_Group], pkgs: list[PackageResult]) -> None:
+    """A package whose tarball carries its own npm-shrinkwrap.json (the lockfile says so)
+    passes only on statements that record that file's pins: npm installs from it."""
+    for g, pkg in zip(groups, pkgs, strict=True):
+        if not g.first.has_shrinkwrap or pkg.status is not Status.AUDITED:
+            continue
+        recording = {s.fingerprint for s in pkg.statements if s.counted and s.recorded}
+        if len(recording) < pkg.required:
+            pkg.status = Status.UNAUDITED
+            pkg.problems = [
+                "its tarball's npm-shrinkwrap.json decides what npm installs below it, and "
+                f"{len(recording)} of {pkg.required} counted statements record its pins: "
+                f"sign it again with package-trust sign {pkg.spec}"]
+
+
+def _cover_bundled(groups: list[_Group], pkgs: list[PackageResult]) -> None:
+    """An entry the lockfile marks bundled is covered by its bundler's audit only when the
+    bundler's counted statements (as many as it needs) list it at that path; otherwise it
+    was judged as a package of its own, which is what npm then installs."""
+    at = {(g.lockfile, path): pkg for g, pkg in zip(groups, pkgs, strict=True)
+          for path in g.paths}
+    for g, pkg in zip(groups, pkgs, strict=True):
+        bundler_path = g.first.bundled_in
+        if bundler_path is None:
+            continue
+        bundler = at.get((g.lockfile, bundler_path))
+        entry = (g.first.path[len(bundler_path) + 1:], pkg.name, pkg.version)
+        if bundler is not None and bundler.status is Status.AUDITED:
+            listing = {s.fingerprint for s in bundler.statements if s.counted and s.recorded
+                       and entry in {tuple(b) for b in s.bundled or ()}}
+            if len(listing) >= bundler.required:
+                pkg.status = Status.SKIPPED
+                pkg.problems = [f"bundled: shipped in {bundler.spec}'s audited tarball"]
+                continue
+        if not pkg.status.passed:
+            by = bundler.spec if bundler is not None else bundler_path
+            pkg.problems.append(
+                f"the lockfile marks it bundled in {by}, but no counted statement of {by} "
+                "lists it, so npm fetches it on its own (statements that record what a "
+                f"tarball ships come from package-trust sign {by})")
+
+
+def _pinned(groups: list[_Group], pkgs: list[PackageResult], done: set[tuple[object, ...]]
+            ) -> list[_Group]:
+    """The packages audited tarballs' own npm-shrinkwrap.json files make npm install,
+    not judged yet: each is judged as a package of its own."""
+    from package_trust.lockfile.npm import classify_resolved
+
+    found: dict[tuple[object, ...], _Group] = {}
+    for g, pkg in zip(groups, pkgs, strict=True):
+        if pkg.status is not Status.AUDITED:
+            continue
+        for s in pkg.statements:
+            for pin in (s.shrinkwrap or ()) if s.counted else ():
+                path, name, version, integrity, resolved = pin
+                key = (g.lockfile, name, version, integrity, resolved)
+                if key in done:
+                    continue
+                dep = Dependency(str(name), str(version), classify_resolved(resolved),
+                                 f"{g.paths[0]}/{path}", integrity, resolved, g.first.line)
+                found.setdefault(key, _Group(dep, g.lockfile, g.registries)).paths.append(
+                    dep.path)
+    done.update(found)
+    return list(found.values())
 
 
 def _begin(
@@ -131,9 +280,14 @@ def _begin(
     return lambda: dict(zip(unique, finish(), strict=True))
 
 
-def _inputs(ledgers: Sequence[Ledger]) -> dict[str, str | None] | None:
-    """Every ledger file the check read, with its stat; None if a ledger cannot say."""
-    inputs: dict[str, str | None] = {}
+def _inputs(ledgers: Sequence[Ledger], lockfiles: list[Lockfile]
+            ) -> dict[str, str | None] | None:
+    """Every file the check read or looked for (the ledgers', and the lockfiles' with the
+    package.json files beside them), with its stat; None if a ledger cannot say."""
+    from package_trust.resultcache import stat_of
+
+    inputs: dict[str, str | None] = {str(p): stat_of(str(p), True, follow=True)
+                                     for lf in lockfiles for p in (lf.path, *lf.read)}
     for ledger in ledgers:
         if ledger.observed is None:
             return None
@@ -153,8 +307,9 @@ def _group(lockfiles: list[Lockfile]) -> list[_Group]:
     for lf in lockfiles:
         for dep in lf.dependencies:
             key = (lf.path, dep.name, dep.version, dep.integrity, dep.source, dep.resolved
-                   if dep.source is Source.OTHER else None)
-            groups.setdefault(key, _Group(dep, lf.path)).paths.append(dep.path)
+                   if dep.source is Source.OTHER else None,
+                   dep.bundled_in and dep.path)  # a bundled entry: judged where it is
+            groups.setdefault(key, _Group(dep, lf.path, lf.registries)).paths.append(dep.path)
     return list(groups.values())
 
 
@@ -175,14 +330,11 @@ def _triage(g: _Group, policy: Policy, today: dt.date, notices: list[str]) -> Pa
     if dep.source is Source.LINK:
         pkg.status, pkg.problems = Status.SKIPPED, ["link or workspace: first party"]
         return pkg
-    if dep.source is Source.BUNDLED:
-        pkg.status, pkg.problems = Status.SKIPPED, ["bundled: covered by its parent's audit"]
-        return pkg
-    exemption = policy.exemption_for(dep.name, dep.version) if policy.exemptions else None
+    exemption = policy.exemption_for(dep, g.registries) if policy.exemptions else None
     if exemption is not None:
-        if not exemption.expired(today):
-            pkg.status, pkg.exemption = Status.EXEMPT, exemption.reason
-            return pkg
+        if not exemption.expired(today):  # provisional too: a rejection overrules it
+            pkg.exemption = exemption.reason
+            return _unverifiable_or_pending(pkg, dep)
         note = (
             f"exemption {exemption.package!r} ({policy.path.name}:{exemption.line}) "
             f"expired on {exemption.expires} and no longer applies"
@@ -190,6 +342,10 @@ def _triage(g: _Group, policy: Policy, today: dt.date, notices: list[str]) -> Pa
         if note not in notices:
             notices.append(note)
         pkg.problems.append(f"exemption expired on {exemption.expires}")
+    return _unverifiable_or_pending(pkg, dep)
+
+
+def _unverifiable_or_pending(pkg: PackageResult, dep: Dependency) -> PackageResult:
     unverifiable = _unverifiable(dep)
     if unverifiable is not None:
         pkg.status = Status.UNVERIFIABLE
@@ -216,11 +372,12 @@ def _statements(ledgers: Sequence[Ledger], name: str, version: str) -> list[Ledg
     return [f for ledger in ledgers for f in ledger.statements(name, version)]
 
 
-def _require_keys(policy: Policy, keys: dict[str, KeyInfo]) -> None:
+def _require_keys(policy: Policy, keys: dict[str, KeyInfo], notices: list[str]) -> None:
     for k in policy.trusted_keys:
         if k.fingerprint not in keys:
+            why = f" ({'; '.join(notices)})" if notices else ""
             raise PolicyError(
-                f"trusted key {k.fingerprint} ({k.name}) is not in any ledger's keys/",
+                f"trusted key {k.fingerprint} ({k.name}) is not in any ledger's keys/{why}",
                 policy.path,
                 k.line,
             )
@@ -280,13 +437,15 @@ def _judge_one(
         if not v.authentic or v.plaintext is None:
             raise statement.StatementError(v.problem or "not verified")
         st = statement.parse(v.plaintext)
+        shipped = contents.from_statement(st.raw)
     except statement.StatementError as e:
         return StatementResult(f.origin, False, False, v.problem or str(e), fpr, signer, trusted,
                                signed_at=v.signed_at, outcome=outcome, uid=uid)
     problem, counted, rejects = _bind(st, v, pkg, digest, trusted, fpr, signer)
     return StatementResult(
         f.origin, counted, rejects, problem, fpr, signer, trusted, st.verdict, st.notes,
-        st.time, v.signed_at, st.sha512, st.sha1, outcome, uid,
+        st.time, v.signed_at, st.sha512, st.sha1, outcome, uid, shipped.recorded,
+        shipped.bundled, shipped.shrinkwrap,
     )
 
 

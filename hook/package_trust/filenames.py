@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 POLICY = "trust-policy.yml"
-LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")  # in order of preference
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+MANIFEST = "package.json"
 
 
 def lock_path(policy_path: Path) -> Path:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -22,6 +22,9 @@ from package_trust.errors import GpgError
 
 if TYPE_CHECKING:
     import subprocess
+
+    from package_trust import keyfiles
+    from package_trust.ledger.interface import LedgerFile
 
 # subprocess, tempfile and gnupg are imported where they are used:
 # a check answered from the verification cache (cache.py) starts no gpg and needs none.
@@ -50,6 +53,8 @@ _KEYBOX = "pubring.kbx"
 BATCH_SIZE = 1000  # statements per gpg process, at most
 GPG_TIMEOUT = 600  # seconds
 SMALL_BATCH = 32  # statements that one gpg process verifies about as fast as two would
+VET_TIMEOUT = 30  # seconds gpg may take to list what key files hold (keyfiles.py)
+VET_WORKERS = 16  # key files listed at once
 
 
 def gpg_binary() -> str:
@@ -139,10 +144,11 @@ class Verification(NamedTuple):
 class Keyring:
     """A temporary GNUPGHOME holding only the given public keys; a context manager."""
 
-    def __init__(self, key_data: Iterable[bytes], keys: dict[str, KeyInfo] | None = None,
+    def __init__(self, files: Sequence[LedgerFile], keys: dict[str, KeyInfo] | None = None,
                  keybox: bytes | None = None):
-        """``keys``: gpg's listing of exactly these keys, when known already; ``keybox``:
-        the keybox gpg built from exactly these keys before (cache.py)."""
+        """``files``: the key files, each judged on its own (keyfiles.py), which the
+        notices name; ``keys``: gpg's listing of what they hold, when known already;
+        ``keybox``: the keybox gpg built from exactly these files before (cache.py)."""
         import tempfile
 
         self._binary = gpg_binary()
@@ -151,18 +157,72 @@ class Keyring:
         self.home = self._tmp.name
         os.chmod(self.home, 0o700)
         self._gnupg: Any = None
+        self.notices: list[str] = []  # the key files not used, and why; none from a keybox
         try:
-            data = b"\n".join(key_data)
             if keybox is not None:
                 fd = os.open(os.path.join(self.home, _KEYBOX), os.O_WRONLY | os.O_CREAT, 0o600)
                 with os.fdopen(fd, "wb") as f:
                     f.write(keybox)
-            elif data.strip():
-                self._run(["--import"], data)
-            self.keys = keys if keys is not None else self._list()
+                self.keys = keys if keys is not None else self._list()
+            else:
+                self.keys = self._load(files, keys)
         except BaseException:
             self.close()
             raise
+
+    def _load(self, files: Sequence[LedgerFile], keys: dict[str, KeyInfo] | None
+              ) -> dict[str, KeyInfo]:
+        """Import what the key files hold, each judged on its own, then against the
+        others (keyfiles.py); gpg's listing of it, unless ``keys`` is that already."""
+        from package_trust import keyfiles
+
+        screened = [f.problem or keyfiles.screen(f.data) for f in files]
+        usable = [(f.origin, f.data, tags) for f, tags in zip(files, screened, strict=True)
+                  if not isinstance(tags, str)]
+        planned = self._together(usable) if usable else keyfiles.plan([])
+        found: list[keyfiles.Held | list[int] | str] = list(screened)
+        if planned is None:  # something is amiss: each file on its own, to name it
+            vetted = iter(self._vet([data for _, data, _ in usable]))
+            found = [t if isinstance(t, str) else next(vetted) for t in screened]
+            planned = keyfiles.plan([keyfiles.Vetted(f.origin, f.data, held)
+                                     for f, held in zip(files, found, strict=True)
+                                     if isinstance(held, keyfiles.Held)])
+        self.notices = [f"{f.origin}: {why}{keyfiles.NOT_USED}"
+                        for f, why in zip(files, found, strict=True) if isinstance(why, str)]
+        self.notices += planned.notices
+        importing = [v.data for v in [*planned.files, *planned.revocations]]
+        if importing:  # each a file of its own, then those with revocation certificates again
+            folder = os.path.join(self.home, "key-files")
+            self._run(["--import", *_write(folder, importing)], b"")
+            shutil.rmtree(folder, ignore_errors=True)
+        kept, notices = keyfiles.keep(self._list(), planned)
+        self.notices += notices
+        return keys if keys is not None else kept
+
+    def _together(self, files: list[tuple[str, bytes, list[int]]]) -> keyfiles.Plan | None:
+        """``keyfiles.plan_together``: all files listed by one gpg process."""
+        from package_trust import keyfiles
+
+        with _Listing(self, [data for _, data, _ in files], os.path.join(self.home, "all")) as one:
+            held = one.result()
+        return keyfiles.plan_together(files, held) if isinstance(held, keyfiles.Held) else None
+
+    def _vet(self, files: list[bytes]) -> list[keyfiles.Held | str]:
+        """What gpg lists each file alone to hold (``keyfiles.held``), or why the file is
+        not to be used: a gpg process for each, VET_WORKERS at a time."""
+        folder = os.path.join(self.home, "vet")
+        os.mkdir(folder, 0o700)
+        running: list[_Listing] = []
+        results: list[keyfiles.Held | str] = []
+        try:
+            for n, data in enumerate(files):
+                if n >= VET_WORKERS:
+                    results.append(running[n - VET_WORKERS].result())
+                running.append(_Listing(self, [data], os.path.join(folder, str(n))))
+            return results + [listing.result() for listing in running[len(results):]]
+        finally:
+            for listing in running:
+                listing.close()
 
     @property
     def _gpg(self) -> Any:
@@ -175,6 +235,7 @@ class Keyring:
                     gpgbinary=self._binary, gnupghome=self.home, options=_BASE_ARGS,
                     encoding="utf-8",  # user IDs are UTF-8 (the default is latin-1)
                 )
+                self._gnupg.decode_errors = "replace"  # ...or should be: anyone adds keys
             except (OSError, ValueError) as e:
                 raise GpgError(f"cannot run gpg: {e}") from None
         return self._gnupg
@@ -308,6 +369,71 @@ class Keyring:
                                         stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             except OSError as e:
                 raise GpgError(f"cannot run gpg: {e}") from None
+
+
+def _write(folder: str, files: list[bytes]) -> list[str]:
+    """Write each of ``files`` to a file of its own in a new private ``folder``; their paths."""
+    os.mkdir(folder, 0o700)
+    paths = [os.path.join(folder, str(n)) for n in range(len(files))]
+    for path, data in zip(paths, files, strict=True):
+        Path(path).write_bytes(data)
+    return paths
+
+
+class _Listing:
+    """gpg listing what key files hold, each read on its own (``--import-options
+    show-only``), in an empty GNUPGHOME of its own; ended after VET_TIMEOUT seconds."""
+
+    def __init__(self, ring: Keyring, files: list[bytes], home: str):
+        import subprocess
+        import threading
+
+        os.mkdir(home, 0o700)
+        self._home = home
+        self._listing = os.path.join(home, "listing")
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._late = threading.Event()
+        self._timer = threading.Timer(VET_TIMEOUT, self._end)
+        # --trust-model direct: gpg lists a revoked key only with a trust database
+        command = [ring._binary, "--homedir", home, *_BASE_ARGS, "--trust-model", "direct",
+                   "--with-colons", "--import-options", "show-only", "--import",
+                   *_write(os.path.join(home, "files"), files)]
+        with open(self._listing, "wb") as out:
+            try:
+                self._proc = subprocess.Popen(command, cwd=home, env=_env(home), stdout=out,
+                                              stdin=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL)
+            except OSError as e:
+                self.close()
+                raise GpgError(f"cannot run gpg: {e}") from None
+        self._timer.start()
+
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _end(self) -> None:
+        self._late.set()
+        if self._proc is not None:
+            self._proc.kill()
+
+    def result(self) -> keyfiles.Held | str:
+        """What gpg listed (``keyfiles.held``), or why the files are not to be used."""
+        from package_trust import keyfiles
+
+        if self._proc is None or self._proc.wait() != 0:
+            return "gpg took too long to read it" if self._late.is_set() \
+                else "gpg cannot read it whole"
+        return keyfiles.held(Path(self._listing).read_bytes().decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        self._timer.cancel()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        shutil.rmtree(self._home, ignore_errors=True)
 
 
 class _Batch:

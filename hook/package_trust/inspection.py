@@ -8,7 +8,6 @@ escaped, one line each.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import stat
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from package_trust import safejson
 from package_trust.textsafe import printable
 
 LIFECYCLE = ("preinstall", "install", "postinstall", "prepare")
@@ -128,7 +128,7 @@ def _minified(rel: str, head: bytes) -> str | None:
 def _read_manifest(folder: Path, report: Report) -> None:
     manifest = folder / "package.json"
     try:
-        data: Any = json.loads(read_head(manifest))
+        data: Any = safejson.loads(read_head(manifest).decode("utf-8"))
     except (OSError, ValueError) as e:
         report.problems.append(f"package.json cannot be read: {e}")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -20,7 +21,11 @@ from package_trust.errors import PolicyError
 if TYPE_CHECKING:
     import yaml
 
+    from package_trust.lockfile import Dependency
+
 DEFAULT_NAME = filenames.POLICY
+MAX_NESTING = 64  # mappings and lists within each other (a policy needs 4): PyYAML recurses
+_DECIMAL = re.compile(r"[1-9][0-9]*")
 FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 
 
@@ -35,6 +40,30 @@ class Exemption(NamedTuple):
     reason: str
     expires: dt.date | None
     line: int
+    integrity: str | None = None  # covers only the tarball with this sha512
+    source: str | None = None  # covers only the entry resolved from exactly this source
+
+    def covers(self, dep: Dependency, registries: tuple[str, ...]) -> bool:
+        """Whether this exemption covers the lockfile entry. It names the package, and
+        the entry comes from the exemption's ``source``, or else is a registry package;
+        pinned to an integrity, it covers that very tarball, wherever it comes from;
+        unpinned, only what ``registries`` serve for that name@version."""
+        from package_trust.lockfile import Source
+        from package_trust.lockfile.npmrc import tarball_urls
+        from package_trust.statement import sha512_of
+
+        if not self.matches(dep.name, dep.version):
+            return False
+        if self.source is not None:
+            if self.source not in (dep.resolved, dep.version):
+                return False
+        elif dep.source is not Source.REGISTRY:
+            return False
+        if self.integrity is not None:
+            pinned = sha512_of(self.integrity)
+            return pinned is not None and sha512_of(dep.integrity) == pinned
+        return self.source is not None or dep.resolved is None or (
+            dep.resolved in tarball_urls(registries, dep.name, dep.version))
 
     def matches(self, name: str, version: str) -> bool:
         """Whether this exemption names ``name@version``."""
@@ -73,9 +102,9 @@ class Policy(NamedTuple):
     def key_name(self, fingerprint: str) -> str | None:
         return next((k.name for k in self.trusted_keys if k.fingerprint == fingerprint), None)
 
-    def exemption_for(self, name: str, version: str) -> Exemption | None:
-        """The first exemption naming the package, expired or not."""
-        return next((e for e in self.exemptions if e.matches(name, version)), None)
+    def exemption_for(self, dep: Dependency, registries: tuple[str, ...]) -> Exemption | None:
+        """The first exemption covering the lockfile entry, expired or not."""
+        return next((e for e in self.exemptions if e.covers(dep, registries)), None)
 
 
 class YamlReader:
@@ -83,6 +112,28 @@ class YamlReader:
 
     def __init__(self, path: Path):
         self.path = path
+
+    def compose(self, text: str) -> yaml.Node | None:
+        """The node tree of ``text`` (None when empty); an error with the line when it is not
+        YAML, or nests more than MAX_NESTING deep."""
+        import yaml
+
+        try:
+            loader = _bounded_loader()(text)  # its reader looks for control characters
+        except yaml.reader.ReaderError as e:
+            raise PolicyError(f"not valid YAML: character U+{e.character:04X} is not allowed",
+                              self.path, text.count("\n", 0, e.position) + 1) from None
+        try:
+            return loader.get_single_node()
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = None if mark is None else mark.line + 1
+            problem = e.problem or e.context
+            raise PolicyError(f"not valid YAML: {problem}", self.path, line) from None
+        except yaml.YAMLError as e:
+            raise PolicyError(f"not valid YAML: {e}", self.path) from None
+        finally:
+            loader.dispose()
 
     def fail(self, message: str, node: yaml.Node | None) -> PolicyError:
         line = None if node is None else node.start_mark.line + 1
@@ -133,6 +184,29 @@ class YamlReader:
         return str(node.value)
 
 
+@functools.cache
+def _bounded_loader() -> type[yaml.SafeLoader]:
+    """PyYAML's SafeLoader, refusing to nest more than MAX_NESTING deep (its composer
+    recurses: a deep file would end in RecursionError)."""
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+            if self.depth >= MAX_NESTING and parent is not None:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_NESTING} deep", parent.start_mark
+                )
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
+
+
 def load(path: Path, cache: Path | None = None) -> Policy:
     """Read and validate a policy file. With ``cache`` (a private folder), a policy that
     was parsed from the same bytes at the same path is read from there."""
@@ -169,8 +243,8 @@ def _keep(entry: Path, policy: Policy) -> None:
         policy.minimum_signatures,
         [[k.fingerprint, k.name, k.line] for k in policy.trusted_keys],
         [[x.path, x.line, x.git, x.ref] for x in policy.ledgers],
-        [[e.package, e.reason, e.expires and e.expires.isoformat(), e.line]
-         for e in policy.exemptions],
+        [[e.package, e.reason, e.expires and e.expires.isoformat(), e.line, e.integrity,
+          e.source] for e in policy.exemptions],
     ]
     try:
         private_folder(entry.parent)
@@ -185,11 +259,13 @@ def _recall(entry: Path, path: Path) -> Policy | None:
 
     try:
         minimum, keys, ledgers, exemptions = json.loads(entry.read_bytes())
-        exempt = [_typed(e, str, str, (str, None), int) for e in exemptions]
+        exempt = [_typed(e, str, str, (str, None), int, (str, None), (str, None))
+                  for e in exemptions]
         policy = Policy(
             path, minimum, [TrustedKey(*_typed(k, str, str, int)) for k in keys],
             [LedgerSpec(*_typed(x, str, int, (str, None), (str, None))) for x in ledgers],
-            [Exemption(p, r, x and dt.date.fromisoformat(x), n) for p, r, x, n in exempt],
+            [Exemption(p, r, x and dt.date.fromisoformat(x), n, i, s)
+             for p, r, x, n, i, s in exempt],
         )
     except (OSError, ValueError, TypeError):
         return None
@@ -209,28 +285,18 @@ def _typed(values: Any, *kinds: type | tuple[type | None, ...]) -> list[Any]:
 
 def parse(path: Path, text: str) -> Policy:
     """Validate policy ``text`` read from ``path``."""
-    import yaml
-
     r = YamlReader(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise PolicyError(f"not valid YAML: {e.problem}", path, line) from None
-    except yaml.YAMLError as e:
-        raise PolicyError(f"not valid YAML: {e}", path) from None
+    root = r.compose(text)
     if root is None:
         raise PolicyError("policy file is empty", path, 1)
     top = r.mapping(
         root, "the policy", {"minimum-signatures", "trusted-keys"}, {"ledgers", "exemptions"}
     )
     minimum_node = top["minimum-signatures"]
-    if not (
-        isinstance(minimum_node, yaml.ScalarNode)
-        and minimum_node.tag == "tag:yaml.org,2002:int"
-        and int(minimum_node.value) >= 1
-    ):
-        raise r.fail("minimum-signatures must be a whole number of at least 1", minimum_node)
+    digits = minimum_node.value if minimum_node.tag == "tag:yaml.org,2002:int" else ""
+    if not isinstance(digits, str) or not _DECIMAL.fullmatch(digits):  # not 0x1, 1_000, +1
+        raise r.fail("minimum-signatures must be a whole number of at least 1, "
+                     "in decimal digits", minimum_node)
     keys = [_trusted_key(r, n) for n in r.sequence(top["trusted-keys"], "trusted-keys")]
     if not keys:
         raise r.fail("trusted-keys must list at least one key", top["trusted-keys"])
@@ -239,13 +305,13 @@ def parse(path: Path, text: str) -> Policy:
         if k.fingerprint in seen:
             raise PolicyError(f"fingerprint {k.fingerprint} is listed twice", path, k.line)
         seen.add(k.fingerprint)
-    minimum = int(minimum_node.value)
-    if minimum > len(keys):
+    if len(digits) > 9 or int(digits) > len(keys):  # int() of a huge number would fail
         raise r.fail(
-            f"minimum-signatures is {minimum} but only {len(keys)} keys are trusted: "
+            f"minimum-signatures is {digits} but only {len(keys)} keys are trusted: "
             "no package could ever pass",
             minimum_node,
         )
+    minimum = int(digits)
     ledgers = (
         [_ledger(r, n) for n in r.sequence(top["ledgers"], "ledgers")]
         if "ledgers" in top
@@ -288,9 +354,18 @@ def _ledger(r: YamlReader, node: yaml.Node) -> LedgerSpec:
 
 
 def _exemption(r: YamlReader, node: yaml.Node) -> Exemption:
-    m = r.mapping(node, "an exemption", {"package", "reason"}, {"expires"})
+    m = r.mapping(node, "an exemption", {"package", "reason"},
+                  {"expires", "integrity", "source"})
     package = r.string(m["package"], "package")
     reason = r.string(m["reason"], "reason")
+    integrity = r.string(m["integrity"], "integrity") if "integrity" in m else None
+    if integrity is not None:
+        from package_trust.statement import sha512_of
+
+        if sha512_of(integrity) is None:
+            raise r.fail(f"integrity {integrity!r} is not one sha512 integrity "
+                         "(sha512-<base64>, as in the lockfile)", m["integrity"])
+    source = r.string(m["source"], "source") if "source" in m else None
     expires = None
     if "expires" in m:
         value = r.scalar(m["expires"], "expires")
@@ -298,4 +373,4 @@ def _exemption(r: YamlReader, node: yaml.Node) -> Exemption:
             expires = dt.date.fromisoformat(value)
         except ValueError:
             raise r.fail(f"expires {value!r} is not a date (YYYY-MM-DD)", m["expires"]) from None
-    return Exemption(package, reason, expires, node.start_mark.line + 1)
+    return Exemption(package, reason, expires, node.start_mark.line + 1, integrity, source)

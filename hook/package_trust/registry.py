@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from package_trust import __version__, statement
+from package_trust import __version__, safejson, statement
 from package_trust.errors import PackageTrustError
 from package_trust.tarball import MAX_BYTES_ENV
 
@@ -190,7 +190,7 @@ class Registry:
             _raise_for_status(response, url)
             body = _read(response, MAX_PACKUMENT_BYTES, url)
         try:
-            data = json.loads(body)
+            data = safejson.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise RegistryError(f"the registry's answer for {name} is not JSON ({url})") from None
         versions = data.get("versions") if isinstance(data, dict) else None

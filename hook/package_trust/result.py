@@ -40,6 +40,12 @@ class StatementResult(NamedTuple):
     # what gpg said: good, untrusted, expired, revoked, bad signature, unknown key, unreadable
     outcome: str = "unreadable"
     uid: str | None = None  # the signer's user ID
+    # What the statement says its tarball ships (contents.py); not ``recorded``: it does
+    # not say. ``bundled``: (path, name, version) each; ``shrinkwrap``: the pins of its
+    # npm-shrinkwrap.json, (path, name, version, integrity, resolved) each, None: none.
+    recorded: bool = False
+    bundled: Sequence[Sequence[str]] = ()
+    shrinkwrap: Sequence[Sequence[str | None]] | None = None
 
 
 class PackageResult:

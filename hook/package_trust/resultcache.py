@@ -39,16 +39,19 @@ def gpg_path() -> str | None:
 
 def entry_key(args: Iterable[str], files: Iterable[Path]) -> str:
     """The key for a command: its arguments, the working folder, its input files' bytes."""
-    h = hashlib.sha256(f"{_SCHEMA}\0{__version__}\0{os.getcwd()}\0".encode())
+    # Names from the system may hold surrogates (bytes not in UTF-8): surrogatepass.
+    head = f"{_SCHEMA}\0{__version__}\0{os.getcwd()}\0"
+    h = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
     for arg in args:
-        h.update(b"a%d\0%s" % (len(arg), arg.encode()))
+        h.update(b"a%d\0%s" % (len(arg), arg.encode("utf-8", "surrogatepass")))
     for path in files:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             h.update(b"-")
             continue
-        h.update(b"f%d\0%s%d\0" % (len(str(path)), str(path).encode(), len(data)) + data)
+        name = str(path).encode("utf-8", "surrogatepass")
+        h.update(b"f%d\0%s%d\0" % (len(str(path)), name, len(data)) + data)
     return h.hexdigest()
 
 

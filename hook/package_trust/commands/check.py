@@ -91,10 +91,12 @@ def given_ledgers(ledgers: list[dict[str, str]]) -> list[Ledger]:
 
 
 def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
-    """The lockfiles named (ignoring the policy itself), else the default one.
+    """The files named (ignoring the policy itself), one for each lockfile npm installs
+    from (a package.json or a package-lock.json names its folder's; lockfile.load reads
+    that), else the default one.
 
-    Named only the policy (the hook, when trust-policy.yml alone changed), a project
-    with no lockfile yet has nothing to check.
+    Named only the policy (the hook, when trust-policy.yml alone changed), or only a
+    package.json that declares nothing, a project with no lockfile yet has nothing to check.
     """
     from package_trust import lockfile
 
@@ -102,7 +104,12 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
                     lock_path(Path(filenames.POLICY)).name}
     named = [f for f in files if f.name not in policy_files]
     if named:
-        return list(dict.fromkeys(named))
+        by_lockfile: dict[Path, Path] = {}
+        for f in named:
+            used = lockfile.lockfile_for(f)
+            if used is not None:
+                by_lockfile.setdefault(used, f)
+        return list(by_lockfile.values())
     try:
         return [lockfile.find_default(Path("."))]
     except LockfileError:
@@ -131,10 +138,12 @@ def result_key(args: argparse.Namespace) -> str | None:
     if args.no_cache or not cachedir.enabled() or args.report or args.format == "github":
         return None
     named = [str(f) for f in args.files]
-    inputs = list(args.files) or [Path(name) for name in filenames.LOCKFILES]
+    # The files named, and those a check looks for whatever it is named (a policy-only
+    # commit checks ./package-lock.json); the entry also keeps every file the check read.
+    looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
     return resultcache.entry_key(
         [args.format, str(args.policy), repr(args.ledger), *named],
-        [*inputs, args.policy, lock_path(args.policy)],
+        [*args.files, *looked_for, args.policy, lock_path(args.policy)],
     )
 
 

@@ -18,7 +18,7 @@ from package_trust.atomic import write_atomic
 from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
 from package_trust.folders import refuse_links
 from package_trust.gpg import KeyInfo, Keyring
-from package_trust.ledger import FolderLedger
+from package_trust.ledger import FolderLedger, LedgerFile
 from package_trust.ledger.folder import MAX_KEY_BYTES
 from package_trust.textsafe import printable
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         data, expected = usergpg.export_public(key), key.fingerprint
     else:
         data, expected = _read_key_file(args.file), None
-    path, info = install(ledger, data, expected)
+    path, info = install(ledger, data, expected, str(args.file) if expected is None else None)
     print(printable(f"wrote {path}: {info.fingerprint} {info.uid}"))
     for line in _state(info):
         print(f"warning: the key {line}")
@@ -63,12 +63,15 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def install(ledger: Path, data: bytes, expected: str | None) -> tuple[Path, KeyInfo]:
+def install(ledger: Path, data: bytes, expected: str | None,
+            origin: str | None = None) -> tuple[Path, KeyInfo]:
     """Validate one public key, merge it with keys/'s copy, and write it there."""
-    with Keyring([data]) as keyring:
-        found = list(keyring.keys.values())
-    if len(found) != 1:
-        raise PackageTrustError(f"expected exactly one public key, found {len(found)}")
+    given = LedgerFile(origin or "your public key", data)
+    with Keyring([given]) as keyring:
+        found, why = list(keyring.keys.values()), keyring.notices
+    if len(found) != 1:  # with why gpg was not given the file, if it was not
+        raise PackageTrustError(f"expected exactly one public key, found {len(found)}"
+                                + "".join(f": {printable(n)}" for n in why[:1]))
     fingerprint = found[0].fingerprint
     if expected is not None and fingerprint != expected:
         raise PackageTrustError(f"gpg exported key {fingerprint}, not {expected}")
@@ -76,8 +79,10 @@ def install(ledger: Path, data: bytes, expected: str | None) -> tuple[Path, KeyI
     refuse_links(ledger, folder, "a key")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{fingerprint}.asc"
-    old = [path.read_bytes()] if path.is_file() and not path.is_symlink() else []
-    with Keyring([*old, data]) as keyring:
+    old = [LedgerFile(str(path), path.read_bytes())] \
+        if path.is_file() and not path.is_symlink() else []
+    with Keyring([*old, given]) as keyring:
+        _refuse(keyring.notices)  # a copy in keys/ that cannot be read, or merged
         info = keyring.keys[fingerprint]
         merged = keyring.export(fingerprint)
     if expected is None and _state(info):  # keys add refuses what cannot sign anything
@@ -89,6 +94,12 @@ def install(ledger: Path, data: bytes, expected: str | None) -> tuple[Path, KeyI
     except OSError as e:
         raise PackageTrustError(f"cannot write the key: {e.strerror}", path) from None
     return path, info
+
+
+def _refuse(notices: list[str]) -> None:
+    """Stop at the first thing an isolated keyring could not use (keyfiles.py)."""
+    if notices:
+        raise PackageTrustError(f"nothing written: {printable(notices[0])}")
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -120,12 +131,10 @@ def _date(seconds: int | None) -> str:
 
 
 def list_keys(ledger: Path, pol: policy.Policy | None) -> int:
-    files = FolderLedger(ledger).key_files()
-    for f in files:
-        if f.problem:
-            print(printable(f"!! {f.origin}: {f.problem}"))
-    with Keyring([f.data for f in files if f.problem is None]) as keyring:
+    with Keyring(FolderLedger(ledger).key_files()) as keyring:
         keys = sorted(keyring.keys.values(), key=lambda k: k.uid.lower())
+    for notice in keyring.notices:  # a key file not used, and why
+        print(printable(f"!! {notice}"))
     if not keys:
         print(f"no keys in {ledger / 'keys'}")
     for k in keys:

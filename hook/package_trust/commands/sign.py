@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from package_trust import packages, statement, usergpg, workspace
+from package_trust import contents, packages, statement, usergpg, workspace
 from package_trust.atomic import write_atomic
 from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
 from package_trust.folders import refuse_links
 from package_trust.gpg import MAX_STATEMENT_BYTES, Keyring
-from package_trust.ledger import FolderLedger
+from package_trust.ledger import FolderLedger, LedgerFile
 from package_trust.names import package_parts
 from package_trust.registry import Digests, Registry
 from package_trust.tarball import Limits
@@ -49,14 +49,15 @@ def statement_path(ledger: Path, name: str, version: str, fingerprint: str) -> P
 
 
 def statement_body(name: str, version: str, digests: Digests, verdict: str,
-                   notes: str | None) -> dict[str, Any]:
-    """The seed ledger's fields, plus verdict and notes."""
+                   notes: str | None, shipped: contents.Contents) -> dict[str, Any]:
+    """The seed ledger's fields, plus verdict, what the tarball ships, and notes."""
     body: dict[str, Any] = {
         "package": name,
         "version": version,
         "time": int(time.time() * 1000),
         "hash": {"sha512": digests.sha512_b64, "sha1": digests.sha1},
         "verdict": verdict,
+        **contents.as_fields(shipped),
     }
     if notes:
         body["notes"] = notes
@@ -81,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
         if not stored.tarball.is_file():
             print(f"{stored.spec} is not fetched yet: fetching it from {registry.url}")
         digests = packages.verified_digests(stored, registry, Limits.from_env())
-    body = statement_body(name, version, digests, args.verdict, args.notes)
+    try:  # the tarball whose digests were just checked against the registry's
+        shipped = contents.of_tarball(stored.tarball)
+    except ValueError as e:
+        raise PackageTrustError(str(e), stored.tarball) from None
+    body = statement_body(name, version, digests, args.verdict, args.notes, shipped)
     signed = usergpg.clearsign(json.dumps(body, separators=(",", ":")).encode(), key)
     in_ledger = _check_signed(signed, key, body, ledger)
 
@@ -106,12 +111,11 @@ def _check_signed(signed: bytes, key: usergpg.UserKey, body: dict[str, Any],
     (plus the signer's exported key when keys/ lacks it). Returns whether keys/ has it."""
     if len(signed) > MAX_STATEMENT_BYTES:
         raise PackageTrustError(f"the signed statement is over {MAX_STATEMENT_BYTES} bytes")
-    keys = [f.data for f in FolderLedger(ledger).key_files() if f.problem is None] \
-        if (ledger / "keys").is_dir() else []
+    keys = FolderLedger(ledger).key_files() if (ledger / "keys").is_dir() else []
     with Keyring(keys) as keyring:
         in_ledger = key.fingerprint in keyring.keys
     if not in_ledger:
-        keys.append(usergpg.export_public(key))
+        keys.append(LedgerFile("your public key", usergpg.export_public(key)))
     with Keyring(keys) as keyring:
         [v] = keyring.verify_many([signed])
     problem = v.problem

@@ -12,7 +12,6 @@ class Source(enum.Enum):
 
     REGISTRY = "registry"  # name, version, integrity: checked against the ledger
     LINK = "link"  # a link or workspace: first party, skipped
-    BUNDLED = "bundled"  # ships inside its parent's tarball, covered by its audit
     OTHER = "other"  # git, file:, a tarball off the registry: cannot be checked
 
 
@@ -26,6 +25,24 @@ class Dependency(NamedTuple):
     integrity: str | None = None
     resolved: str | None = None
     line: int | None = None  # line of the entry in the lockfile, when known
+    # The lockfile says the entry ships inside the tarball of the package installed at this
+    # path (``inBundle``, ``bundled``). Only a counted statement of that package listing the
+    # entry makes it so (engine.py); until then it is judged as a package of its own.
+    bundled_in: str | None = None
+    # The lockfile says the package's tarball holds an npm-shrinkwrap.json (``hasShrinkwrap``)
+    # from which npm installs its dependencies.
+    has_shrinkwrap: bool = False
+
+
+class OutOfSync(NamedTuple):
+    """A dependency a package.json declares that the lockfile does not satisfy: ``npm ci``
+    refuses the project, and ``npm install`` would install what the check never saw."""
+
+    name: str
+    spec: str  # what package.json asks for
+    manifest: Path  # the package.json (the root's or a workspace's)
+    line: int | None
+    problem: str  # one line, with the fix
 
 
 class Lockfile(NamedTuple):
@@ -33,6 +50,15 @@ class Lockfile(NamedTuple):
 
     path: Path
     dependencies: list[Dependency] = []  # noqa: RUF012 (a default shared, never changed)
+    out_of_sync: list[OutOfSync] = []  # noqa: RUF012
+    # Every file the loader read or looked for (package.json files, a shrinkwrap beside the
+    # lockfile, whether there or not): a cached result holds only while they are unchanged.
+    read: list[Path] = []  # noqa: RUF012
+    # Said of the lockfile to whoever runs the check, e.g. that npm installs from another
+    # file than the one named (an npm-shrinkwrap.json beside a package-lock.json).
+    notices: list[str] = []  # noqa: RUF012
+    # The registries npm fetches the project's packages from (npmrc.py)
+    registries: tuple[str, ...] = ()
 
 
 class LockfileParser(Protocol):

@@ -1,26 +1,36 @@
-"""npm's package-lock.json and npm-shrinkwrap.json, lockfileVersion 1, 2 and 3."""
+"""npm's package-lock.json and npm-shrinkwrap.json, read as npm 7 and later read them
+(arborist's shrinkwrap.js and load-virtual.js), lockfileVersion 1, 2 and 3.
+
+npm builds its tree from ``packages`` whenever the file has that section, whatever its
+lockfileVersion says, else from the nested ``dependencies`` of a version 1 file. npm 6
+installs from ``dependencies`` only: where a file has both and they disagree, both are
+checked.
+"""
 
 from __future__ import annotations
 
-import json
-import re
+import posixpath
 from pathlib import Path
 from typing import Any
 
-from package_trust import filenames
+from package_trust import filenames, safejson
 from package_trust.errors import LockfileError
+from package_trust.lockfile import npm_sync
 from package_trust.lockfile.interface import Dependency, Lockfile, Source
+from package_trust.lockfile.npm_bundles import bundlers, name_from_folder, parent_key
+from package_trust.lockfile.npm_lines import KeyLines, index_keys, line_of
+from package_trust.lockfile.npm_spec import (
+    classify_resolved,
+    in_node_modules,
+    js_truthy,
+    link_target,
+    spec_from_lock,
+)
 
 NAMES = filenames.LOCKFILES
-_TO_OBJECT = r"[ \t\r\n]*:[ \t\r\n]*\{"  # from a key to the object it names
-_KEY_END = re.compile(_TO_OBJECT)
-_KEY_LINE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"' + _TO_OBJECT, re.MULTILINE)
-_QUOTE = json.JSONEncoder(ensure_ascii=False).encode  # a key as npm writes it
 _MODULES = "node_modules/"
-_TARBALLS = (".tgz", ".tar.gz", ".tar")
-# What may bundle packages inside its tarball: an entry marked bundled below anything else
-# (the project, a workspace, a link) is installed on its own, and checked as such.
-_BUNDLING = (Source.REGISTRY, Source.BUNDLED, Source.OTHER)
+
+__all__ = ["NAMES", "NpmLockfileParser", "classify_resolved", "index_keys"]
 
 
 class NpmLockfileParser:
@@ -31,35 +41,48 @@ class NpmLockfileParser:
 
     def parse(self, path: Path, text: str) -> Lockfile:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
+            data = safejson.loads(text)
+        except safejson.JsonError as e:
             raise LockfileError(f"not valid JSON: {e.msg}", path, e.lineno) from None
         if not isinstance(data, dict):
             raise LockfileError("not an npm lockfile: expected a JSON object", path, 1)
         version = data.get("lockfileVersion")
-        if version not in (1, 2, 3):
-            raise LockfileError(f"unsupported lockfileVersion {version!r} (1, 2 or 3)", path)
-        lines = _KeyLines(text)
-        packages = data.get("packages")
-        if version >= 2 and packages is not None:
+        # npm reads any value; one it has no meaning for (a later version, true, none) is
+        # not guessed at. 1.0 is 1 to JavaScript.
+        if type(version) not in (int, float) or version not in (1, 2, 3):
+            raise LockfileError(f"unsupported lockfileVersion {version!r} (1, 2 or 3)", path,
+                                line_of(text, "lockfileVersion"))
+        lines = KeyLines(text)
+        packages, legacy = data.get("packages"), data.get("dependencies")
+        manifests = npm_sync.Manifests(path)
+        if js_truthy(packages):  # shrinkwrap.js load(): `data.packages || {}`
             if not isinstance(packages, dict):
-                line = _line_of(text, "packages")
-                raise LockfileError('"packages" must be an object', path, line)
-            deps = _from_packages(path, packages, lines)
-            # npm 6 installs a v2 lockfile from "dependencies": check what it says too.
-            legacy = _from_dependencies(path, data.get("dependencies") or {}, "", lines,
-                                        folders=True)
-            if legacy:
+                raise LockfileError('"packages" must be an object', path,
+                                    line_of(text, "packages"))
+            deps = _from_packages(path, packages, lines, manifests, old=version == 1)
+            if js_truthy(legacy):  # npm 6 installs from here: it cannot hide a package
                 by_path = {d.path: d for d in deps}
-                deps += [d for d in legacy if not _agrees(by_path.get(d.path), d)]
+                deps += [d for d in _from_dependencies(path, legacy, "", lines, folders=True)
+                         if not _agrees(by_path.get(d.path), d)]
+            out_of_sync = manifests.check_packages(packages)
         else:
-            deps = _from_dependencies(path, data.get("dependencies") or {}, "", lines)
-        return Lockfile(path=path, dependencies=deps)
+            tree: dict[str, dict[str, Any]] = {}
+            deps = _links(_from_dependencies(path, legacy if js_truthy(legacy) else {}, "",
+                                             lines, tree=tree))
+            deps = _bundled(deps, bundlers(tree, manifests.root_bundles({}), old=True))
+            for key, entry in tree.items():  # what a package bundles: npm leaves its edges be
+                parent = parent_key(key)
+                if js_truthy(entry["inBundle"]) and parent in tree:
+                    tree[parent].setdefault("bundleDependencies", []).append(
+                        name_from_folder(key))
+            out_of_sync = manifests.check_v1(deps, tree)
+        return Lockfile(path=path, dependencies=deps, out_of_sync=out_of_sync,
+                        read=[path, *manifests.read])
 
 
 def _agrees(new: Dependency | None, old: Dependency) -> bool:
-    """Whether a v2 lockfile's two sections say the same of one install path."""
-    if old.source in (Source.LINK, Source.BUNDLED):  # skipped either way
+    """Whether a file's two sections say the same of one install path."""
+    if old.source is Source.LINK:  # skipped either way
         return True
     if new is None:
         return False
@@ -67,76 +90,6 @@ def _agrees(new: Dependency | None, old: Dependency) -> bool:
         return (new.source, new.name, new.version, new.integrity) == (
             Source.REGISTRY, old.name, old.version, old.integrity)
     return new.source is old.source
-
-
-class _KeyLines:
-    """The line of each entry, asked for in the order json.loads read the entries.
-
-    That is the order of the text (for nested v1 entries, depth first), so each key is looked
-    for after the previous one: one pass over the text in all. Should a key not be ahead (an
-    escape npm does not write, sections in another order), an index of every ``"key": {`` at
-    the start of a line is built once and used from then on: the next one, else the first.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._pos = 0  # where to look next: just after the previous key's opening quote
-        self._line = 1  # the line of _pos
-        self._index: dict[str, list[tuple[int, int]]] | None = None
-
-    def of(self, key: str) -> int | None:
-        """The line of the next ``"key": {``, if any."""
-        if self._index is None:
-            pos = _find_key(self._text, key, self._pos)
-            if pos >= 0:
-                self._line += self._text.count("\n", self._pos, pos)
-                self._pos = pos + 1
-                return self._line
-            self._index = index_keys(self._text)
-        found = self._index.get(key)
-        if not found:
-            return None
-        from bisect import bisect_left  # only for unusual files: not at start-up
-
-        at = bisect_left(found, (self._pos, 0))
-        pos, self._line = found[at] if at < len(found) else found[0]
-        self._pos = pos + 1
-        return self._line
-
-
-def _find_key(text: str, key: str, start: int) -> int:
-    """Where ``"key": {`` is first written from ``start`` on, or -1."""
-    quoted = _QUOTE(key)
-    pos = text.find(quoted, start)
-    while pos >= 0:
-        end = pos + len(quoted)
-        # npm writes '"key": {'. After a backslash the quote is in a string: "a\"key": {…}.
-        if (text.startswith(": {", end) or _KEY_END.match(text, end)) and text[pos - 1] != "\\":
-            return pos
-        pos = text.find(quoted, pos + 1)
-    return -1
-
-
-def _line_of(text: str, key: str) -> int | None:
-    """The line where ``"key":`` is first written (for an error message), if anywhere."""
-    found = re.search(re.escape(_QUOTE(key)) + r"[ \t\r\n]*:", text)
-    return None if found is None else text.count("\n", 0, found.start()) + 1
-
-
-def index_keys(text: str) -> dict[str, list[tuple[int, int]]]:
-    """Every ``"key": {`` starting a line: key -> [(position, line)], in the text's order."""
-    index: dict[str, list[tuple[int, int]]] = {}
-    line, last = 1, 0
-    for m in _KEY_LINE.finditer(text):
-        line += text.count("\n", last, m.start())
-        last = m.start()
-        raw = m.group(1)
-        try:
-            key = json.loads(f'"{raw}"') if "\\" in raw else raw
-        except json.JSONDecodeError:
-            continue
-        index.setdefault(key, []).append((m.start(1) - 1, line))
-    return index
 
 
 def _entry(path: Path, key: str, value: Any, line: int | None) -> dict[str, Any]:
@@ -149,96 +102,86 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _is_registry_tarball(resolved: str) -> bool:
-    """A tarball URL in the registry's layout: https://host/NAME/-/FILE.tgz."""
-    scheme, sep, rest = resolved.partition("://")
-    # The host holds no "/": a "/-/" before any query or fragment is in the path.
-    return (
-        sep == "://"
-        and scheme.lower() in ("https", "http")
-        and "/-/" in rest.partition("?")[0].partition("#")[0]
-    )
-
-
-def _classify(resolved: str | None) -> Source:
-    if resolved is None or _is_registry_tarball(resolved):
-        return Source.REGISTRY
-    return Source.OTHER
-
-
-def _from_packages(
-    path: Path, packages: dict[str, Any], lines: _KeyLines
-) -> list[Dependency]:
+def _from_packages(path: Path, packages: dict[str, Any], lines: KeyLines,
+                   manifests: npm_sync.Manifests, old: bool) -> list[Dependency]:
+    """Entries of ``packages``: install path -> entry. npm fetches only what sits in a
+    node_modules folder and is no link (load-virtual.js, reify.js); the folders outside
+    (the project's workspaces, link targets) are first party. On Windows a backslash
+    separates folders too: such a key is read both ways, and checked if either fetches."""
     deps = []
-    sources: dict[str, Source] = {}  # install path -> source, parents first (npm sorts them)
     for key, raw in packages.items():
         if key == "":
             continue
         line = lines.of(key)
         entry = _entry(path, key, raw, line)
-        at = key.rfind(_MODULES)
-        if at < 0:  # a workspace folder or a link target: first party
-            version = _str(entry.get("version")) or ""
-            deps.append(Dependency(key, version, Source.LINK, key, line=line))
-            sources[key] = Source.LINK
-            continue
-        name = _str(entry.get("name")) or key[at + len(_MODULES) :]
         version = _str(entry.get("version")) or ""
+        folder = key.replace("\\", "/")
+        at = folder.rfind(_MODULES)
+        if at < 0 and not any(js_truthy(entry.get(k)) for k in ("resolved", "integrity")):
+            # A folder outside node_modules: npm never fetches it (diff.js: fsChildren). One
+            # naming a tarball is none npm writes: it is judged all the same.
+            deps.append(Dependency(key, version, Source.LINK, key, line=line))
+            continue
+        name = _str(entry.get("name")) or (
+            folder[at + len(_MODULES):] if at >= 0 else name_from_folder(folder))
         resolved = _str(entry.get("resolved"))
-        integrity = _str(entry.get("integrity"))
-        if entry.get("link") is True:
-            source = Source.LINK
-        elif entry.get("inBundle") in (True, "true") and _in_package(sources, key[:at]):
-            source = Source.BUNDLED
-        else:
-            source = _classify(resolved)
-        sources[key] = source
-        deps.append(Dependency(name, version, source, key, integrity, resolved, line))
-    return deps
+        source = Source.LINK if js_truthy(entry.get("link")) else classify_resolved(resolved)
+        deps.append(Dependency(name, version, source, key, _str(entry.get("integrity")),
+                               resolved, line, None, js_truthy(entry.get("hasShrinkwrap"))))
+    entries = {k: v for k, v in packages.items() if k}
+    return _bundled(deps, bundlers(entries, manifests.root_bundles(packages.get("")), old))
 
 
-def _in_package(sources: dict[str, Source], folder: str) -> bool:
-    """Whether the folder a ``node_modules/`` is in holds a package that can bundle."""
-    return sources.get(folder.rstrip("/")) in _BUNDLING
+def _links(deps: list[Dependency]) -> list[Dependency]:
+    """A v1 link into a node_modules folder: npm (shrinkwrap.js #metaFromLock) installs a
+    package there from the link's own ``resolved`` and ``integrity``, unless the lockfile
+    has an entry of its own at that place (which is then checked)."""
+    paths = {d.path for d in deps}
+    return [d._replace(source=Source.LINK) if d.source is Source.OTHER and d.resolved in paths
+            and d.version.lower().startswith("file:") else d for d in deps]
+
+
+def _bundled(deps: list[Dependency], found: dict[str, str]) -> list[Dependency]:
+    return [d._replace(bundled_in=found[d.path]) if d.path in found else d for d in deps]
 
 
 def _from_dependencies(
-    path: Path, dependencies: Any, parent: str, lines: _KeyLines, folders: bool = False,
-    in_package: bool = False,
+    path: Path, dependencies: Any, parent: str, lines: KeyLines, folders: bool = False,
+    tree: dict[str, dict[str, Any]] | None = None,
 ) -> list[Dependency]:
-    """Entries of a v1 ``dependencies`` tree (or a v2 file's copy of it: ``folders``)
-    below ``parent``; ``in_package``: below a package that can bundle its own."""
+    """Entries of a v1 ``dependencies`` tree below ``parent`` (or a v2 file's copy of it:
+    ``folders``), each read as npm reads it (spec-from-lock.js, shrinkwrap.js
+    #metaFromLock); ``tree`` collects them in the shape of ``packages`` (for bundles)."""
     if not isinstance(dependencies, dict):
         raise LockfileError('"dependencies" must be an object', path)
     deps = []
     for key, raw in dependencies.items():
         line = lines.of(key)
         entry = _entry(path, key, raw, line)
-        # Not a package but a folder holding packages (npm 7's v2 files: "../a", ".pnpm/…");
-        # nothing a v1 file has, where it cannot be checked.
-        outside = key.startswith(".")
         where = key if key.startswith("../") else f"{parent}{_MODULES}{key}"
         name, version = key, _str(entry.get("version")) or ""
-        resolved = _str(entry.get("resolved"))
-        integrity = _str(entry.get("integrity"))
-        if version.startswith("npm:"):  # an alias: npm:real-name@1.2.3
-            name, _, version = version[4:].rpartition("@")
-        if outside:
+        resolved, integrity = _str(entry.get("resolved")), _str(entry.get("integrity"))
+        spec = spec_from_lock(entry)
+        if spec.kind == "alias" and spec.name:
+            name, version = spec.name, spec.target
+        target = link_target(spec)
+        if key.startswith("."):  # a folder in npm 7's copy of a v2 file; else a package
             source = Source.LINK if folders else Source.OTHER
-        elif entry.get("bundled") in (True, "true") and in_package:
-            source = Source.BUNDLED
-        elif version.startswith("file:") and version.endswith(_TARBALLS):
-            source = Source.OTHER  # a tarball on disk, not a first-party folder
-        elif version.startswith("file:") or version.startswith("link:"):
-            source = Source.LINK
-        elif ":" in version or "/" in version:  # git+ssh://…, github:…, a tarball URL
-            source = Source.OTHER
-            resolved = resolved or version
-        else:
-            source = _classify(resolved)
+        elif spec.kind == "directory" and target is not None and (
+                folders or not in_node_modules(target)):
+            source, resolved = Source.LINK, target  # npm 6, the only reader of a copy, links
+        elif spec.kind == "directory" and target is not None:
+            source, resolved = Source.OTHER, target  # _links decides
+        elif spec.kind in ("registry", "alias"):
+            source = classify_resolved(resolved)
+        else:  # git, a tarball on disk or elsewhere, what is not read with certainty
+            source, resolved = Source.OTHER, resolved or version or None
         deps.append(Dependency(name, version, source, where, integrity, resolved, line))
+        if tree is not None:
+            tree[where] = {"inBundle": entry.get("bundled"), "link": source is Source.LINK,
+                           "dependencies": entry.get("requires")}
         nested = entry.get("dependencies")
-        if nested:
-            deps.extend(_from_dependencies(path, nested, where + "/", lines, folders,
-                                           source in _BUNDLING))
+        if js_truthy(nested):
+            deps.extend(_from_dependencies(path, nested, posixpath.join(where, ""), lines,
+                                           folders, tree))
     return deps

@@ -1,0 +1,409 @@
+"""The lockfile is read as npm reads it (GitHub issue "Judge exactly what npm installs"):
+each test is a way an unaudited tarball got past ``check`` while ``npm ci`` installed it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from package_trust import lockfile, statement
+from package_trust.cli import main
+from support import DATA, Key, Project, fake_integrity
+
+NODE = shutil.which("node")
+NPM_LIB = Path("/usr/lib/node_modules/npm/node_modules")
+TGZ = "https://registry.npmjs.org/{0}/-/{0}-{1}.tgz"
+
+
+def _entry(name: str, version: str, **extra: Any) -> dict[str, Any]:
+    return {"version": version, "resolved": TGZ.format(name, version),
+            "integrity": fake_integrity(name, version), **extra}
+
+
+def _setup(project: Project, keys: dict[str, Key]) -> None:
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+
+
+def _write(project: Project, data: dict[str, Any], name: str = "package-lock.json") -> Path:
+    path = project.root / name
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def _failing(capsys: pytest.CaptureFixture[str]) -> set[tuple[str, str]]:
+    report = json.loads(capsys.readouterr().out)
+    return {(p["name"], p["status"]) for p in report["packages"] if p["status"] not in (
+        "audited", "skipped", "exempt")}
+
+
+# 1. `packages` is what npm 7+ installs from, whatever lockfileVersion says.
+
+@pytest.mark.parametrize("version", [1, 1.0])
+def test_packages_read_whatever_the_lockfile_version(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str],
+        version: float) -> None:
+    _setup(project, keys)
+    _write(project, {"lockfileVersion": version,
+                     "packages": {"": {}, "node_modules/evil": _entry("evil", "1.0.0")},
+                     "dependencies": {"left-pad": _entry("left-pad", "1.3.0")}})
+    assert main(["check", "--format", "json"]) == 1
+    assert _failing(capsys) == {("evil", "unaudited")}
+
+
+@pytest.mark.parametrize("version", ["true", '"3"', "4", "null"])
+def test_a_lockfile_version_npm_gives_no_meaning_is_refused(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str],
+        version: str) -> None:
+    """Python's True == 1: a file saying ``true`` is no version 1 file to npm."""
+    _setup(project, keys)
+    (project.root / "package-lock.json").write_text(
+        "{\n" + f'  "lockfileVersion": {version},\n  "dependencies": {{}}\n' + "}")
+    assert main(["check"]) == 2
+    assert "package-lock.json:2: unsupported lockfileVersion" in capsys.readouterr().err
+
+
+# 2. npm installs from npm-shrinkwrap.json when there is one.
+
+def test_the_shrinkwrap_beside_the_package_lock_is_what_is_checked(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]) -> None:
+    _setup(project, keys)
+    project.lockfile({"left-pad": "1.3.0"})
+    project.lockfile({"evil": "1.0.0"}, name="npm-shrinkwrap.json")
+    for args in ([], ["package-lock.json"], ["package.json"], ["npm-shrinkwrap.json"]):
+        assert main(["check", "--format", "json", *args]) == 1, args
+        assert _failing(capsys) == {("evil", "unaudited")}
+    lf = lockfile.load(project.root / "package-lock.json")
+    assert lf.path == project.root / "npm-shrinkwrap.json"
+    assert lf.notices == [f"{project.root / 'package-lock.json'}: npm installs this project "
+                          f"from {project.root / 'npm-shrinkwrap.json'}, which was checked "
+                          "in its place"]
+    assert {project.root / n for n in ("package-lock.json", "npm-shrinkwrap.json",
+                                       "package.json")} <= set(lf.read)
+
+
+def test_an_empty_shrinkwrap_is_passed_over(project: Project, keys: dict[str, Key]) -> None:
+    """arborist: ``data = sw || lock``: an empty npm-shrinkwrap.json is no lockfile."""
+    _setup(project, keys)
+    project.lockfile({"left-pad": "1.3.0"})
+    (project.root / "npm-shrinkwrap.json").write_text("")
+    assert main(["check"]) == 0
+    assert lockfile.find_default(project.root).name == "package-lock.json"
+
+
+def test_a_workspace_package_json_names_the_root_lockfile(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]) -> None:
+    _setup(project, keys)
+    lock = project.lockfile({"evil": "1.0.0"})
+    data = json.loads(lock.read_text())
+    data["packages"][""]["workspaces"] = ["packages/*"]
+    data["packages"]["node_modules/a"] = {"resolved": "packages/a", "link": True}
+    data["packages"]["packages/a"] = {"name": "a"}
+    lock.write_text(json.dumps(data))
+    (project.root / "package.json").write_text('{"workspaces": ["packages/*"]}')
+    (project.root / "packages" / "a").mkdir(parents=True)
+    (project.root / "packages/a/package.json").write_text('{"name": "a"}')
+    assert main(["check", "--format", "json", "packages/a/package.json"]) == 1
+    assert _failing(capsys) == {("evil", "unaudited")}
+    (project.root / "package.json").write_text("{}")  # another project's lockfile above
+    assert lockfile.lockfile_for(Path("packages/a/package.json")) is None  # declares nothing
+
+
+def test_the_hook_runs_when_package_json_changes() -> None:
+    hooks = yaml.safe_load((DATA.parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert re.search(hooks[0]["files"], "web/package.json")
+
+
+# 3. The integrity is read as ssri reads it.
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+A, B = _b64(b"audited"), _b64(b"evil")
+HOSTILE = {
+    "one": (f"sha512-{A}", A),
+    "nbsp": (f"sha512-{A}\u00a0sha512-{B}", None),
+    "bom": (f"sha512-{A}\ufeffsha512-{B}", None),
+    "ideographic space": (f"sha512-{A}\u3000sha512-{B}", None),
+    "sha3 ranks above sha512": (f"sha512-{A} sha3-{B}", None),
+    "an algorithm of unknown rank": (f"blake2b512-{B} sha512-{A}", None),
+    "sha3-512 is no algorithm to ssri": (f"sha512-{A} sha3-512-{B}", None),
+    "weaker ones are ignored": (f"sha1-{B} sha256-{B} sha512-{A}?opt", A),
+    "JavaScript whitespace around": (f"\ufeff\u2028 sha512-{A}\u205f", A),
+    "a digest npm cannot match": (f"sha512-{A} sha512-{B[:-2]}", A),
+    "not split on U+001C": (f"sha512-{A}\x1csha512-{B}", None),
+    "upper case is no hash": (f"SHA512-{A}", None),
+}
+
+
+@pytest.mark.parametrize(("integrity", "bound"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_integrity_binds_one_sha512_or_none(integrity: str, bound: str | None) -> None:
+    digest = statement.sha512_of(integrity)
+    assert (base64.b64encode(digest).decode() if digest else None) == bound
+
+
+@pytest.mark.skipif(NODE is None or not (NPM_LIB / "ssri").is_dir(), reason="no npm's ssri")
+def test_integrity_reading_agrees_with_npms_ssri() -> None:
+    """Where sha512_of binds a digest, ssri (with this node's hashes) accepts that tarball
+    and no other of those tried."""
+    script = (f"const ssri=require('{NPM_LIB / 'ssri'}');const crypto=require('crypto');"
+              "const cases=JSON.parse(require('fs').readFileSync(0,'utf8'));"
+              "console.log(JSON.stringify(cases.map(s=>['audited','evil'].filter("
+              "d=>ssri.checkData(Buffer.from(d),s)))))")
+    cases = [i for i, _ in HOSTILE.values()]
+    proc = subprocess.run([str(NODE), "-e", script], input=json.dumps(cases),
+                          capture_output=True, text=True, check=True)
+    for (integrity, bound), accepted in zip(HOSTILE.values(), json.loads(proc.stdout),
+                                            strict=True):
+        if bound is not None:
+            assert accepted == ["audited"], integrity
+
+
+# 4. What npm-package-arg makes of a v1 entry's version.
+
+@pytest.mark.parametrize(("entry", "source"), [
+    ({"version": "file:x.TGZ", "integrity": fake_integrity("x", "1")}, "other"),
+    ({"version": "file:vendor/x.Tar.Gz"}, "other"),
+    ({"version": "file:../x"}, "link"),
+    ({"version": "file:./x"}, "link"),
+    # no integrity: npm reads the entry from its resolved, and fetches that tarball unchecked
+    ({"version": "file:../x", "resolved": "https://example.org/x/-/x-1.tgz"}, "other"),
+    ({"version": "file:../x", "from": "^1", "resolved": "https://example.org/x.tgz"}, "link"),
+    # a link into node_modules: npm installs a package there from the link's resolved
+    ({"version": "file:node_modules/y", "resolved": TGZ.format("y", "1")}, "other"),
+    ({"version": "link:../x"}, "other"),
+    ({"version": "github:a/b#abc"}, "other"),
+    ({"version": "a/b"}, "other"),
+    ({"version": "https://example.org/x/-/x-1.tgz", "integrity": "sha512-AA=="}, "other"),
+    ({"version": "npm:@s/real@1.0.0", "resolved": TGZ.format("@s/real", "1.0.0"),
+      "integrity": fake_integrity("@s/real", "1.0.0")}, "registry"),
+])
+def test_v1_versions_read_as_npm_package_arg_reads_them(
+        tmp_path: Path, entry: dict[str, Any], source: str) -> None:
+    path = tmp_path / "package-lock.json"
+    path.write_text(json.dumps({"lockfileVersion": 1, "dependencies": {"x": entry}}))
+    [dep] = lockfile.load(path).dependencies
+    assert dep.source.value == source
+    if entry["version"].startswith("npm:"):
+        assert (dep.name, dep.version) == ("@s/real", "1.0.0")
+
+
+def test_a_tarball_in_upper_case_is_not_skipped(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]) -> None:
+    _setup(project, keys)
+    _write(project, {"lockfileVersion": 1, "dependencies": {
+        "left-pad": _entry("left-pad", "1.3.0"),
+        "evil": {"version": "file:evil-1.0.0.TGZ", "integrity": fake_integrity("evil", "1")}}})
+    assert main(["check", "--format", "json"]) == 1
+    assert _failing(capsys) == {("evil", "unverifiable")}
+
+
+# 5. Links, folders outside node_modules, and what `resolved` npm fetches with integrity.
+
+@pytest.mark.parametrize(("resolved", "source"), [
+    ("https://bitbucket.org/u/r/-/r-1.0.0.tgz", "other"),  # a git clone: no integrity
+    ("https://github.com/u/r/tree/-/r-1.0.0.tgz", "other"),
+    ("https://www.github.com/-/r-1.0.0.tgz", "other"),
+    ("https://gist.github.com/u/-/x.tgz", "other"),
+    ("https://git.sr.ht/~u/r/-/x.tgz", "other"),
+    ("https://registry.npmjs.org/a/-/../../b.tgz", "other"),
+    ("https://registry.npmjs.org/a/-/%2E%2e/b.tgz", "other"),
+    ("https:\\\\registry.npmjs.org/a/-/a-1.tgz", "other"),
+    ("https://user@registry.npmjs.org/a/-/a-1.tgz", "other"),
+    ("https://github.com/u/r/-/r-1.0.0.tgz", "registry"),
+    ("https://gitlab.com/api/v4/projects/1/packages/npm/a/-/a-1.0.0.tgz", "registry"),
+])
+def test_resolved_read_as_pacote_fetches_it(project: Project, resolved: str,
+                                            source: str) -> None:
+    path = project.lockfile({"a": "1.0.0"})
+    data = json.loads(path.read_text())
+    data["packages"]["node_modules/a"]["resolved"] = resolved
+    path.write_text(json.dumps(data))
+    [dep] = lockfile.load(path).dependencies
+    assert dep.source.value == source
+
+
+def test_a_hosted_git_url_in_registry_shape_is_not_audited(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]) -> None:
+    """npm clones bitbucket.org/u/left-pad and never checks it against the integrity."""
+    _setup(project, keys)
+    _write(project, {"lockfileVersion": 3, "packages": {"": {}, "node_modules/left-pad": {
+        **_entry("left-pad", "1.3.0"),
+        "resolved": "https://bitbucket.org/u/left-pad/-/left-pad-1.3.0.tgz"}}})
+    assert main(["check", "--format", "json"]) == 1
+    assert _failing(capsys) == {("left-pad", "unverifiable")}
+
+
+def test_keys_and_flags_read_as_arborist_reads_them(tmp_path: Path) -> None:
+    """A backslash separates folders on Windows: such a key is a package there. ``link``
+    and ``hasShrinkwrap`` are true to npm whenever JavaScript holds them true. npm never
+    fetches a folder outside node_modules (diff.js), but one naming a tarball is none npm
+    writes: it is judged all the same."""
+    path = tmp_path / "package-lock.json"
+    path.write_text(json.dumps({"lockfileVersion": 3, "packages": {
+        "": {},
+        "node_modules\\evil": _entry("evil", "1.0.0"),
+        "node_modules/w": {"link": 1, "resolved": "packages/w"},
+        "packages/w": {"version": "1.0.0"},
+        "vendor/v": _entry("v", "1.0.0"),
+        "node_modules/s": _entry("s", "1.0.0", hasShrinkwrap="yes"),
+    }}))
+    deps = {d.path: d for d in lockfile.load(path).dependencies}
+    assert {p: d.source.value for p, d in deps.items()} == {
+        "node_modules\\evil": "registry", "node_modules/w": "link", "packages/w": "link",
+        "vendor/v": "registry", "node_modules/s": "registry"}
+    assert deps["node_modules\\evil"].name == "evil"
+    assert deps["node_modules/s"].has_shrinkwrap
+
+
+@pytest.mark.skipif(NODE is None or not (NPM_LIB / "@npmcli/arborist").is_dir(),
+                    reason="no npm's arborist")
+@pytest.mark.parametrize("folder", ["v2-bundled", "npm-cli-v3-workspaces", "v1-tap-and-flow"])
+def test_bundled_entries_are_those_arborist_takes_from_a_tarball(tmp_path: Path,
+                                                                 folder: str) -> None:
+    shutil.copy(DATA / "lockfiles" / folder / "package-lock.json", tmp_path)
+    script = (f"const A=require('{NPM_LIB / '@npmcli/arborist'}');new A({{path:process.argv[1]}})"
+              ".loadVirtual().then(t=>{const o={};for(const n of t.inventory.values()){"
+              "if(!n.isLink&&n.location&&n.inDepBundle)o[n.location]=n.getBundler().location}"
+              "console.log(JSON.stringify(o))})")
+    proc = subprocess.run([str(NODE), "-e", script, str(tmp_path)], capture_output=True,
+                          text=True, check=True)
+    found = {d.path: d.bundled_in for d in lockfile.load(tmp_path / "package-lock.json")
+             .dependencies if d.bundled_in}
+    assert found == json.loads(proc.stdout)
+
+
+def test_only_what_the_bundler_bundles_comes_in_its_tarball(tmp_path: Path) -> None:
+    """npm reads bundleDependencies, not the inBundle flags: without it, npm fetches the
+    entry from its own resolved; inside a package the project bundles, too."""
+    packages = {"": {"bundleDependencies": ["top"]},
+                "node_modules/p": _entry("p", "1.0.0", bundleDependencies=["x"]),
+                "node_modules/p/node_modules/x": _entry("x", "1.0.0", inBundle=True),
+                "node_modules/p/node_modules/x/node_modules/y": _entry("y", "1", inBundle=True),
+                "node_modules/p/node_modules/z": _entry("z", "1.0.0", inBundle=True),
+                "node_modules/top": _entry("top", "1.0.0", inBundle=True,
+                                           bundleDependencies=["t"]),
+                "node_modules/top/node_modules/t": _entry("t", "1.0.0", inBundle=True)}
+    path = tmp_path / "package-lock.json"
+    path.write_text(json.dumps({"lockfileVersion": 3, "packages": packages}))
+    assert {d.path: d.bundled_in for d in lockfile.load(path).dependencies if d.bundled_in} == {
+        "node_modules/p/node_modules/x": "node_modules/p",
+        "node_modules/p/node_modules/x/node_modules/y": "node_modules/p"}
+
+
+# 6. package.json in sync with the lockfile.
+
+def _package_json(project: Project, deps: dict[str, str], folder: str = "",
+                  **extra: Any) -> None:
+    (project.root / folder).mkdir(parents=True, exist_ok=True)
+    (project.root / folder / "package.json").write_text(
+        json.dumps({"name": folder or "app", "version": "1.0.0", "dependencies": deps,
+                    **extra}, indent=2))
+
+
+def test_a_dependency_package_json_adds_is_out_of_sync(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]) -> None:
+    _setup(project, keys)
+    lock = project.lockfile({"left-pad": "1.3.0"})
+    data = json.loads(lock.read_text())
+    data["packages"][""]["dependencies"] = {"left-pad": "^1.3.0"}
+    lock.write_text(json.dumps(data, indent=2))
+    _package_json(project, {"left-pad": "^1.3.0"})
+    assert main(["check"]) == 0
+    capsys.readouterr()
+    _package_json(project, {"left-pad": "^1.3.0", "evil": "^1.0.0"})
+    [x] = lockfile.load(lock).out_of_sync
+    assert (x.name, x.spec, x.manifest.name, x.line) == ("evil", "^1.0.0", "package.json", 6)
+    assert "npm install --package-lock-only" in x.problem
+    assert main(["check", "--format", "json"]) == 1
+    assert ("evil", "unverifiable") in _failing(capsys)
+
+
+def test_a_workspace_package_json_and_a_new_workspace_are_held_against_the_lockfile(
+        project: Project) -> None:
+    lock = project.lockfile({"left-pad": "1.3.0"})
+    data = json.loads(lock.read_text())
+    data["packages"][""]["workspaces"] = ["packages/*"]
+    data["packages"]["node_modules/a"] = {"resolved": "packages/a", "link": True}
+    data["packages"]["packages/a"] = {"name": "a", "version": "1.0.0",
+                                      "dependencies": {"left-pad": "^1.0.0"}}
+    lock.write_text(json.dumps(data, indent=2))
+    _package_json(project, {}, workspaces=["packages/*"])
+    _package_json(project, {"left-pad": "^1.0.0"}, folder="packages/a")
+    assert lockfile.load(lock).out_of_sync == []
+    _package_json(project, {"left-pad": "^1.0.0", "sneaky": "2.0.0"}, folder="packages/a")
+    _package_json(project, {}, folder="packages/b")
+    found = {(x.name, x.manifest.relative_to(project.root).as_posix())
+             for x in lockfile.load(lock).out_of_sync}
+    assert found == {("sneaky", "packages/a/package.json"), ("packages/b", "package.json")}
+
+
+@pytest.mark.parametrize(("spec", "problem"), [
+    ("^1.3.0", None),
+    ("1.3.0 || 2", None),
+    ("^2.0.0", "the lockfile's left-pad@1.3.0 (node_modules/left-pad) does not satisfy ^2.0.0"),
+    ("> 1.2", None),
+    ("==1.3.0", "cannot tell whether the lockfile's left-pad@1.3.0"),
+    ("github:left/pad", "cannot tell whether the lockfile's left-pad@1.3.0"),
+])
+def test_v1_declared_dependencies_must_be_met(project: Project, spec: str,
+                                              problem: str | None) -> None:
+    lock = _write(project, {"lockfileVersion": 1, "dependencies": {
+        "left-pad": _entry("left-pad", "1.3.0")}})
+    _package_json(project, {"left-pad": spec, "missing": "^1.0.0"})
+    found = {x.name: x.problem for x in lockfile.load(lock).out_of_sync}
+    assert "holds no entry" in found.pop("missing")
+    assert (problem is None) == ("left-pad" not in found)
+    if problem:
+        assert problem in found["left-pad"]
+
+
+def test_without_package_json_nothing_is_compared_but_it_is_looked_for(project: Project) -> None:
+    lock = project.lockfile({"left-pad": "1.3.0"})
+    lf = lockfile.load(lock)
+    assert lf.out_of_sync == []
+    assert project.root / "package.json" in lf.read
+
+
+def test_a_malformed_package_json_is_bad_input(project: Project, keys: dict[str, Key],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _setup(project, keys)
+    project.lockfile({"left-pad": "1.3.0"})
+    (project.root / "package.json").write_text('{\n  "dependencies": [\n')
+    assert main(["check"]) == 2
+    assert "package.json:3: not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("spec", "overrides", "problem"), [
+    ("1.2.0", None, None),
+    ("^2.0.0", None, "the lockfile's left-pad@1.2.0 (node_modules/left-pad) does not satisfy"),
+    ("1.2.0", {"left-pad": "1.4.0"}, "does not satisfy 1.4.0"),
+    ("1.2.0", {"uses-old-lp": {"left-pad": "1.4.0"}}, "cannot tell how package.json's overrides"),
+])
+def test_each_locked_dependency_must_be_met(project: Project, spec: str, overrides: Any,
+                                            problem: str | None) -> None:
+    """npm install fetches afresh whatever a locked package depends on and the lockfile
+    does not meet, overrides applied (npm ci refuses such a lockfile)."""
+    lock = _write(project, {"lockfileVersion": 3, "packages": {
+        "": {"dependencies": {"uses-old-lp": "1.0.0"}},
+        "node_modules/uses-old-lp": _entry("uses-old-lp", "1.0.0",
+                                           dependencies={"left-pad": spec}),
+        "node_modules/left-pad": _entry("left-pad", "1.2.0")}})
+    extra = {"overrides": overrides} if overrides else {}
+    _package_json(project, {"uses-old-lp": "1.0.0"}, **extra)
+    found = [x.problem for x in lockfile.load(lock).out_of_sync]
+    assert (found == []) == (problem is None)
+    if problem:
+        [text] = found
+        assert problem in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,29 @@ def test_ten_annotations_at_most_then_one_notice(alice_project: Project, capsys:
         "::notice title=package-trust%3A 3 more not audited::3 more packages are not "
         "audited: pkg-10@1.0.0, pkg-11@1.0.0, pkg-12@1.0.0. The job summary lists them all."
     )
+
+
+def test_annotations_notice_and_summary_agree_past_the_summary_limit(
+    alice_project: Project, tmp_path: Path, capsys: CapSys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """505 failing packages: 10 annotated, the next 20 named in the notice, which says what
+    the job summary lists (its first 500 rows, the same order) and where the rest are."""
+    alice_project.lockfile({f"pkg-{i:03}": "1.0.0" for i in range(505)})
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["check", "--format", "github"]) == 1
+    commands = live_commands(capsys.readouterr().out)
+    annotated = [re.search(r"title=(\S+) is not audited::", c)[1] for c in commands[:10]]
+    assert annotated == [f"pkg-{i:03}@1.0.0" for i in range(10)]
+    named = ", ".join(f"pkg-{i:03}@1.0.0" for i in range(10, 30))
+    assert commands[10:] == [
+        "::notice title=package-trust%3A 495 more not audited::495 more packages are not "
+        f"audited: {named} and 475 more. The job summary lists the first 500 of the 505; "
+        "the JSON report lists them all."
+    ]
+    rows = re.findall(r"^\| `(pkg-\d+@1\.0\.0)` \| unaudited \|", summary.read_text(), re.M)
+    assert rows == [f"pkg-{i:03}@1.0.0" for i in range(500)]
+    assert "… and 5 more (see the JSON report)." in summary.read_text()
 
 
 def test_passing_check_annotates_nothing(alice_project: Project, keys: dict[str, Key],

@@ -4,6 +4,7 @@ validated against the vendored schema (tests/data/sarif-schema-2.1.0.SOURCE.md).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +12,8 @@ import jsonschema
 import pytest
 
 from package_trust.cli import main
-from support import DATA, Key, Project
+from package_trust.output.sarif import REPOSITORY
+from support import DATA, REPO, Key, Project
 from test_output_github import line_of
 
 CapSys = pytest.CaptureFixture[str]
@@ -71,6 +73,23 @@ def test_one_result_per_failing_package_at_its_line(failing_project: Project,
         "bad": ("rejected", line_of(lockfile, "bad")),
         "from-git": ("unverifiable", line_of(lockfile, "from-git")),
     }
+
+
+def test_rules_carry_severity_and_help_uri(failing_project: Project, capsys: CapSys) -> None:
+    """GitHub's security-severity per rule (rejected highest) and a helpUri at the README
+    section that explains the statuses; the log stays valid (validated in sarif_of)."""
+    rules = sarif_of(capsys)["runs"][0]["tool"]["driver"]["rules"]
+    severity = {r["id"]: r["properties"]["security-severity"] for r in rules}
+    assert severity == {"unaudited": "7.5", "rejected": "9.0", "unverifiable": "7.5"}
+    for rule in rules:
+        assert rule["helpUri"] == f"{REPOSITORY}#checking-a-project-package-trust-check"
+        assert urlsplit(rule["helpUri"]).fragment in readme_anchors()
+
+
+def readme_anchors() -> set[str]:
+    """The anchors GitHub gives the README's headings."""
+    headings = re.findall(r"^#+ (.+)$", (REPO / "README.md").read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 
 def test_names_the_ledgers(failing_project: Project, capsys: CapSys) -> None:

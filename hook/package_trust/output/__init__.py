@@ -18,6 +18,7 @@ _REPORTERS = {
     "json": ("json", "JsonReporter"),
     "github": ("github", "GithubReporter"),
     "markdown": ("markdown", "MarkdownReporter"),
+    "html": ("html", "HtmlReporter"),
     "sarif": ("sarif", "SarifReporter"),
 }
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from package_trust.errors import PackageTrustError
-from package_trust.output.markdown import summary
+from package_trust.output.markdown import MAX_ROWS, summary
 from package_trust.output.text import TextReporter, brought_in_by
 from package_trust.result import CheckResult, PackageResult, Status
 from package_trust.textsafe import printable
@@ -28,8 +28,9 @@ TITLES = {
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message: ``%``, CR and LF escaped."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message: ``%``, CR and LF escaped, then other control characters
+    and lone surrogates made printable (``\\x1b``)."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
@@ -80,6 +81,14 @@ def annotation(pkg: PackageResult) -> str:
     return command("error", message, file=repo_path(pkg.lockfile), line=pkg.line, title=title(pkg))
 
 
+def listed_where(failing: int) -> str:
+    """Where the failing packages are listed: the job summary holds MAX_ROWS at most."""
+    if failing <= MAX_ROWS:
+        return "The job summary lists them all."
+    return (f"The job summary lists the first {MAX_ROWS} of the {failing}; "
+            "the JSON report lists them all.")
+
+
 def annotate(result: CheckResult) -> list[str]:
     """At most MAX_ANNOTATIONS errors, then one notice naming the rest."""
     failing = result.failing
@@ -91,7 +100,7 @@ def annotate(result: CheckResult) -> list[str]:
         noun = "package is" if len(rest) == 1 else "packages are"
         lines.append(command(
             "notice",
-            f"{len(rest)} more {noun} not audited: {named}{more}. The job summary lists them all.",
+            f"{len(rest)} more {noun} not audited: {named}{more}. {listed_where(len(failing))}",
             title=f"package-trust: {len(rest)} more not audited",
         ))
     lines += [command("warning", note, title="package-trust") for note in result.notices]

@@ -1,6 +1,7 @@
-"""SARIF 2.1.0, as GitHub code scanning takes it: one rule per way a package fails, one
-result per failing package, located at its line in the lockfile (relative to the
-repository), with a fingerprint that follows the package rather than the line.
+"""SARIF 2.1.0, as GitHub code scanning takes it: one rule per way a package fails (with
+GitHub's ``security-severity`` and a ``helpUri`` at the README), one result per failing
+package, located at its line in the lockfile (relative to the repository), with a
+fingerprint that follows the package rather than the line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from package_trust.result import CheckResult, PackageResult, Status
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "packageTrust/v1"
+REPOSITORY = "https://github.com/package-trust/package-trust"
+# The README section that says how each kind of failing package is checked and fixed.
+HELP_URI = REPOSITORY + "#checking-a-project-package-trust-check"
 
 
 class Rule(NamedTuple):
@@ -26,6 +30,7 @@ class Rule(NamedTuple):
     short: str
     full: str
     help: str  # Markdown that also reads as plain text
+    severity: str  # GitHub's security-severity, 0.0 to 10.0: 9.0 and up is critical
 
     def descriptor(self) -> dict[str, Any]:
         return {
@@ -34,8 +39,10 @@ class Rule(NamedTuple):
             "shortDescription": {"text": self.short},
             "fullDescription": {"text": self.full},
             "help": {"text": self.help, "markdown": self.help},
+            "helpUri": HELP_URI,
             "defaultConfiguration": {"level": "error"},
-            "properties": {"tags": ["security", "supply-chain"], "precision": "very-high"},
+            "properties": {"tags": ["security", "supply-chain"], "precision": "very-high",
+                           "security-severity": self.severity},
         }
 
 
@@ -51,6 +58,7 @@ RULES: dict[Status, Rule] = {
         "(`package-trust sign NAME@VERSION --key FINGERPRINT`) and adds it to the ledger's "
         "`signatures/` folder by pull request. A package that needs no audit can instead be "
         "exempted in `trust-policy.yml`, with a reason (`exemptions:`).",
+        "7.5",
     ),
     Status.REJECTED: Rule(
         "rejected", "RejectedPackage",
@@ -60,6 +68,7 @@ RULES: dict[Status, Rule] = {
         "Do not install this version: move to an audited version, or change the dependency "
         "that brings it in. The auditor's notes are in the rejecting statement, in the "
         "ledger under `signatures/NAME/VERSION/`.",
+        "9.0",
     ),
     Status.UNVERIFIABLE: Rule(
         "unverifiable", "UnverifiablePackage",
@@ -69,6 +78,7 @@ RULES: dict[Status, Rule] = {
         "is not valid.",
         "Install the package from the npm registry so that the lockfile records its sha512 "
         "integrity, or exempt it in `trust-policy.yml` with a reason when it is first party.",
+        "7.5",
     ),
 }
 _ORDER = list(RULES)
@@ -77,8 +87,8 @@ _ORDER = list(RULES)
 def artifact_location(lockfile: str) -> dict[str, str]:
     path = repo_path(lockfile)
     if PurePosixPath(path).is_absolute():
-        return {"uri": "file://" + quote(path)}
-    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + quote(path, errors="surrogateescape")}
+    return {"uri": quote(path, errors="surrogateescape"), "uriBaseId": "%SRCROOT%"}
 
 
 def sarif_result(pkg: PackageResult, ledgers: str) -> dict[str, Any]:
@@ -87,7 +97,7 @@ def sarif_result(pkg: PackageResult, ledgers: str) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": location}
     if pkg.line:
         physical["region"] = {"startLine": pkg.line}
-    key = f"{location['uri']}\0{pkg.name}\0{pkg.version}".encode()
+    key = f"{location['uri']}\0{pkg.name}\0{pkg.version}".encode("utf-8", "surrogatepass")
     return {
         "ruleId": rule.id,
         "ruleIndex": _ORDER.index(pkg.status),

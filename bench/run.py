@@ -23,8 +23,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path[:0] = [str(REPO / "hook"), str(REPO / "tests")]
 
-from package_trust import lockfile, statement  # noqa: E402
-from package_trust.names import is_valid_name, is_valid_version  # noqa: E402
+from package_trust.check import lockfile, statement  # noqa: E402
+from package_trust.check.names import is_valid_name, is_valid_version  # noqa: E402
 from support import Auditors, Key, integrity_of  # noqa: E402
 
 # The lockfile the tests use too (npm/cli's large-install fixture: see its SOURCES.md).

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from package_trust import clearsign
+from package_trust.cache import clearsign
+from package_trust.check.gpg import Keyring
+from package_trust.check.ledger import LedgerFile
 from package_trust.cli import main
-from package_trust.gpg import Keyring
-from package_trust.ledger import LedgerFile
 from support import Auditors, GpgLog, Key, Project, integrity_of
 
 

@@ -17,10 +17,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from package_trust import lock, policy, statement
+from package_trust.check import lock, policy, statement
+from package_trust.check.lockfile.npm import NpmLockfileParser
 from package_trust.cli import main
 from package_trust.errors import LockfileError, PackageTrustError, PolicyError
-from package_trust.lockfile.npm import NpmLockfileParser
 from package_trust.textsafe import printable
 from support import Key, Project
 

@@ -116,7 +116,7 @@ def test_statement_path_proves_nothing(project: Project, keys: dict[str, Key],
 
 @pytest.mark.parametrize("name", ["left-pad\n", "left-pad\n../x"])
 def test_trailing_newline_is_not_a_valid_name(name: str) -> None:
-    from package_trust.names import is_valid_name, is_valid_version
+    from package_trust.check.names import is_valid_name, is_valid_version
 
     assert not is_valid_name(name)
     assert not is_valid_version("1.3.0\n")

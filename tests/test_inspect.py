@@ -150,7 +150,7 @@ def test_hostile_names_scripts_and_diffs_are_shown_escaped(
 
 def test_a_change_past_the_shown_part_of_a_large_file_is_a_difference(tmp_path) -> None:
     """Two large files alike in their first MiB and not after: they differ."""
-    from package_trust.review import MAX_DIFF_BYTES, diff_folders
+    from package_trust.audit.review import MAX_DIFF_BYTES, diff_folders
 
     for side, tail in (("old", b"ok()"), ("new", b"evil()")):
         (tmp_path / side).mkdir()

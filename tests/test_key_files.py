@@ -69,7 +69,7 @@ def packet(tag: int, body: bytes) -> bytes:
 
 def key_packets(auditors: Auditors, key: Key) -> tuple[bytes, bytes, bytes]:
     """The bodies of a key's packets: key, user ID, self-signature."""
-    from package_trust.keyfiles import _packets
+    from package_trust.check.keyfiles import _packets
 
     [(_, body), (_, uid), (_, sig)] = _packets(binary(auditors, key)) or []
     return body, uid, sig
@@ -298,7 +298,7 @@ def test_a_file_gpg_reads_too_slowly_is_not_used(
 ) -> None:
     """gpg checks each bad self-signature again for every user ID: sixty user IDs, each
     with a copy of alice's self-signature, take it seconds (short of MAX_SELF_CHECKS)."""
-    from package_trust import gpg
+    from package_trust.check import gpg
 
     monkeypatch.setattr(gpg, "VET_TIMEOUT", 0.2)
     add_file(alice_signed, "0-slow.gpg", slow_key(*key_packets(auditors, keys["alice"]), 60))
@@ -311,6 +311,6 @@ def test_a_file_gpg_reads_too_slowly_is_not_used(
 @given(st.binary(max_size=3000))
 def test_screening_takes_any_bytes(data: bytes) -> None:
     """Whatever a file holds, it is judged (packet types, or why not), never a crash."""
-    from package_trust.keyfiles import screen
+    from package_trust.check.keyfiles import screen
 
     assert isinstance(screen(data), (list, str))

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from git_support import LedgerRepo, git, git_policy
+from package_trust.check.gpg import MAX_STATEMENT_BYTES
 from package_trust.cli import main
-from package_trust.gpg import MAX_STATEMENT_BYTES
-from package_trust.output import FORMATS
+from package_trust.formats import FORMATS
 from support import Key, Project
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from package_trust import lockfile
+from package_trust.check import lockfile
+from package_trust.check.lockfile.npm import index_keys
 from package_trust.cli import main
-from package_trust.lockfile.npm import index_keys
 from support import DATA, Key, Project
 
 LOCKFILES = sorted((DATA / "lockfiles").glob("*/package-lock.json"))

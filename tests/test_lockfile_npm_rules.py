@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from package_trust import lockfile, statement
+from package_trust.check import lockfile, statement
 from package_trust.cli import main
 from support import DATA, Key, Project, fake_integrity
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from package_trust import lockfile
+from package_trust.check import lockfile
 from package_trust.cli import main
 from package_trust.errors import LockfileError
 from support import DATA, Key, Project

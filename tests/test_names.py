@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from package_trust.names import package_parts
+from package_trust.check.names import package_parts
 
 
 def test_package_parts() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from package_trust.cli import main
-from package_trust.output.github import command, escape_data, escape_property
+from package_trust.formats.github import command, escape_data, escape_property
 from support import Key, Project
 
 CapSys = pytest.CaptureFixture[str]

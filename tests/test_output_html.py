@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from package_trust.check.result import CheckResult, PackageResult, StatementResult, Status
 from package_trust.cli import main
-from package_trust.output import html as report
-from package_trust.result import CheckResult, PackageResult, StatementResult, Status
+from package_trust.formats import html as report
 from support import DATA, Key, Project
 from test_action import ARTIFACT_URL, run_action
 
@@ -218,7 +218,7 @@ def test_later_fields_exemptions_and_backlog_are_in_the_data() -> None:
         (True, False), (False, True), (False, False), (False, False)]
     assert [x["package"] for x in data["backlog"]["items"]] == ["ms@2.1.4", "debug@4.3.4"]
     assert data["backlog"]["lines"] == 812
-    from package_trust.policy import Exemption
+    from package_trust.check.policy import Exemption
 
     result = LaterResult(Path("trust-policy.yml"), 1, [], [
         PackageResult("@corp/ui", "1.0.0", Status.EXEMPT, 1, "package-lock.json", [],

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from package_trust.cli import main
-from package_trust.output import markdown
-from package_trust.output.markdown import code, md
+from package_trust.formats import markdown
+from package_trust.formats.markdown import code, md
 from support import Key, Project
 
 CapSys = pytest.CaptureFixture[str]

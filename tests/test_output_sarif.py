@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from package_trust.cli import main
-from package_trust.output.sarif import REPOSITORY
+from package_trust.formats.sarif import REPOSITORY
 from support import DATA, REPO, Key, Project
 from test_output_github import line_of
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from package_trust import policy
+from package_trust.check import policy
+from package_trust.check.lockfile import Dependency, Source
 from package_trust.cli import main
 from package_trust.errors import PolicyError
-from package_trust.lockfile import Dependency, Source
 from support import Key, Project
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"

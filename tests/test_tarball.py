@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from package_trust.audit.tarball import Limits, UnsafeTarball, extract, member_path
 from package_trust.cli import main
-from package_trust.tarball import Limits, UnsafeTarball, extract, member_path
 from registry_server import FakeRegistry, entry, left_pad, manifest, tgz
 from support import Project
 

@@ -345,7 +345,7 @@ def test_a_package_read_twice_is_kept_with_what_its_judgement_read(
     """One package in two lockfiles is read twice by one check. A rejection lands in the
     ledger between the two reads (a `git pull` running meanwhile): what is kept must not
     vouch for the ledger with the rejection, so later checks fail, as fresh ones do."""
-    from package_trust.ledger.folder import FolderLedger
+    from package_trust.check.ledger.folder import FolderLedger
 
     for k in ("alice", "bob"):
         project.add_key(keys[k])

@@ -336,7 +336,7 @@ def test_scratch_files_go_to_memory_and_are_removed(
 ) -> None:
     """The throw-away keyring and the statements given to gpg go to $XDG_RUNTIME_DIR (a
     memory file system) unless $TMPDIR names a folder, and none is left behind."""
-    from package_trust.gpg import scratch
+    from package_trust.check.gpg import scratch
 
     run = tmp_path / "run"
     run.mkdir(mode=0o700)
@@ -357,7 +357,7 @@ def test_a_scratch_folder_others_can_write_to_is_not_used(
 ) -> None:
     """$XDG_RUNTIME_DIR inherited from another user (sudo -E) or open to others: whoever
     can rename files there could swap gpg's answers, so it is not used."""
-    from package_trust.gpg import scratch
+    from package_trust.check.gpg import scratch
 
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -374,9 +374,9 @@ def test_gpg_gone_after_the_keyring_was_made_is_an_error(
 ) -> None:
     """gpg removed (an upgrade) between making the keyring and verifying: a clear error,
     and nothing left behind in the scratch folder."""
+    from package_trust.check.gpg import Keyring
+    from package_trust.check.ledger import LedgerFile
     from package_trust.errors import GpgError
-    from package_trust.gpg import Keyring
-    from package_trust.ledger import LedgerFile
 
     run = tmp_path / "run"
     run.mkdir(mode=0o700)

@@ -8,15 +8,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from package_trust import cachedir, filenames, resultcache
+from package_trust import filenames
+from package_trust.cache import folder as cachedir
+from package_trust.cache import results as resultcache
 from package_trust.errors import EXIT_ERROR, LockfileError, PackageTrustError
 from package_trust.filenames import lock_path
-from package_trust.output import FORMATS
+from package_trust.formats import FORMATS
 
 # The commit-time path: a check the result cache answers imports no more than this.
 if TYPE_CHECKING:
-    from package_trust.ledger import Ledger
-    from package_trust.result import CheckResult
+    from package_trust.check.ledger import Ledger
+    from package_trust.check.result import CheckResult
 
 
 NAME = "check"
@@ -84,7 +86,7 @@ class LedgerOption(argparse.Action):
 
 def given_ledgers(ledgers: list[dict[str, str]]) -> list[Ledger]:
     """The folders named with --ledger, opened."""
-    from package_trust.ledger import FolderLedger
+    from package_trust.check.ledger import FolderLedger
 
     return [FolderLedger(Path(x["root"]), x.get("source") or x["root"],
                          x.get("revision")) for x in ledgers]
@@ -98,7 +100,7 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
     Named only the policy (the hook, when trust-policy.yml alone changed), or only a
     package.json that declares nothing, a project with no lockfile yet has nothing to check.
     """
-    from package_trust import lockfile
+    from package_trust.check import lockfile
 
     policy_files = {policy_path.name, filenames.POLICY, lock_path(policy_path).name,
                     lock_path(Path(filenames.POLICY)).name}
@@ -123,9 +125,9 @@ def run_check(
     use_cache: bool = True, today: dt.date | None = None,
 ) -> CheckResult:
     """Load, then check: the part every output format shares."""
-    from package_trust import engine, lockfile, policy
-    from package_trust.gpg import Keyring
-    from package_trust.ledger import open_ledgers
+    from package_trust.check import engine, lockfile, policy
+    from package_trust.check.gpg import Keyring
+    from package_trust.check.ledger import open_ledgers
 
     pol = policy.load(policy_path, cachedir.folder("policies") if use_cache else None)
     lockfiles = [lockfile.load(p) for p in lockfile_paths(files, policy_path)]
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     except PackageTrustError as e:
         if args.format != "github":
             raise
-        from package_trust.output import github
+        from package_trust.formats import github
 
         # The runner reads commands on stderr too: the error there must not be one.
         print(github.error_annotation(e))
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     out = FORMATS[args.format].render(result)
     sys.stdout.write(out)
     if args.format == "github":
-        from package_trust.output import github
+        from package_trust.formats import github
 
         github.append_step_summary(result)
     if key is not None and result.exit_code == 0 and result.inputs is not None:  # passes only

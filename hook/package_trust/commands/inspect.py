@@ -8,11 +8,11 @@ import argparse
 import shlex
 from pathlib import Path
 
-from package_trust import inspection, packages, review, workspace
+from package_trust.audit import inspection, packages, review, workspace
+from package_trust.audit.registry import Packument, Registry, RegistryError
+from package_trust.audit.tarball import Limits
+from package_trust.check.names import is_valid_version
 from package_trust.errors import EXIT_OK, PackageTrustError
-from package_trust.names import is_valid_version
-from package_trust.registry import Packument, Registry, RegistryError
-from package_trust.tarball import Limits
 from package_trust.textsafe import printable
 
 NAME = "inspect"

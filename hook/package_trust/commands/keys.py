@@ -13,13 +13,14 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from package_trust import policy, usergpg, workspace
 from package_trust.atomic import write_atomic
+from package_trust.audit import usergpg, workspace
+from package_trust.check import policy
+from package_trust.check.folders import refuse_links
+from package_trust.check.gpg import KeyInfo, Keyring
+from package_trust.check.ledger import FolderLedger, LedgerFile
+from package_trust.check.ledger.folder import MAX_KEY_BYTES
 from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
-from package_trust.folders import refuse_links
-from package_trust.gpg import KeyInfo, Keyring
-from package_trust.ledger import FolderLedger, LedgerFile
-from package_trust.ledger.folder import MAX_KEY_BYTES
 from package_trust.textsafe import printable
 
 NAME = "keys"

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from package_trust import lock, policy
+from package_trust.check import lock, policy
+from package_trust.check.ledger.git import open_git
+from package_trust.check.ledger.gitcache import GitCache, is_commit_id
 from package_trust.errors import EXIT_ERROR, EXIT_OK, PackageTrustError
 from package_trust.filenames import lock_path
-from package_trust.ledger.git import open_git
-from package_trust.ledger.gitcache import GitCache, is_commit_id
 from package_trust.textsafe import printable
 
 NAME = "ledger"

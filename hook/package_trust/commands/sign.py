@@ -14,15 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from package_trust import contents, packages, statement, usergpg, workspace
 from package_trust.atomic import write_atomic
+from package_trust.audit import packages, usergpg, workspace
+from package_trust.audit.registry import Digests, Registry
+from package_trust.audit.tarball import Limits
+from package_trust.check import contents, statement
+from package_trust.check.folders import refuse_links
+from package_trust.check.gpg import MAX_STATEMENT_BYTES, Keyring
+from package_trust.check.ledger import FolderLedger, LedgerFile
+from package_trust.check.names import package_parts
 from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
-from package_trust.folders import refuse_links
-from package_trust.gpg import MAX_STATEMENT_BYTES, Keyring
-from package_trust.ledger import FolderLedger, LedgerFile
-from package_trust.names import package_parts
-from package_trust.registry import Digests, Registry
-from package_trust.tarball import Limits
 
 NAME = "sign"
 HELP = "sign an audit statement for a package version with your own GnuPG key"

@@ -10,12 +10,13 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from package_trust import engine, lockfile, packages, policy, statement, workspace
+from package_trust.audit import packages, workspace
+from package_trust.audit.registry import Registry
+from package_trust.check import engine, lockfile, policy, statement
+from package_trust.check.ledger import open_ledgers
+from package_trust.check.lockfile import Dependency, Lockfile, Source
+from package_trust.check.result import StatementResult, Status
 from package_trust.errors import LockfileError
-from package_trust.ledger import open_ledgers
-from package_trust.lockfile import Dependency, Lockfile, Source
-from package_trust.registry import Registry
-from package_trust.result import StatementResult, Status
 from package_trust.textsafe import printable
 
 NAME = "verify"

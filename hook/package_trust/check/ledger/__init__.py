@@ -1,0 +1,41 @@
+"""Ledger sources, each implementing ``interface.Ledger``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from package_trust.check.ledger.folder import FolderLedger
+from package_trust.check.ledger.interface import Ledger, LedgerFile
+from package_trust.check.policy import Policy
+from package_trust.errors import LedgerError
+
+__all__ = ["FolderLedger", "Ledger", "LedgerFile", "open_ledgers"]
+
+
+def open_ledgers(policy: Policy) -> list[Ledger]:
+    """The ledgers a policy names, opened; folders are relative to the policy file."""
+    base = policy.path.parent
+    ledgers: list[Ledger] = []
+    for spec in policy.ledgers:
+        if spec.git is not None:
+            from package_trust.check.ledger.git import open_git  # git and subprocess only if needed
+
+            ledgers.append(open_git(spec, policy.path))
+            continue
+        path = base / spec.path
+        if not path.is_dir():
+            raise LedgerError(f"ledger folder {spec.path!r} does not exist", policy.path, spec.line)
+        try:
+            ledgers.append(FolderLedger(path, description=_shown(path.resolve())))
+        except LedgerError as e:
+            message = f"ledger {spec.path!r}: {e.message}"
+            raise LedgerError(message, policy.path, spec.line) from None
+    return ledgers
+
+
+def _shown(root: Path) -> str:
+    try:
+        rel = root.relative_to(Path.cwd())
+        return str(rel) if str(rel) != "." else "."
+    except ValueError:
+        return str(root)

@@ -1,0 +1,100 @@
+"""Every dependency a locked package declares must be met by the entry it resolves to:
+where one is not, ``npm install`` fetches a package afresh (build-ideal-tree.js
+#problemEdges), which the check never saw, and ``npm ci`` refuses the lockfile.
+
+As npm skips them, so are skipped: what a package bundles, what a package's own
+npm-shrinkwrap.json decides, and missing optional peers. Peers are not judged at all
+(``legacy-peer-deps`` drops them, and the project's npm settings are not read here).
+package.json ``overrides`` replace the specs of the dependencies they name; beyond plain
+``"name": "spec"`` pairs, npm's rules are not repeated here and the check fails closed.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from package_trust.check.lockfile.interface import OutOfSync
+from package_trust.check.lockfile.manifest import FIX, Locked, Manifest, unmet
+from package_trust.check.lockfile.npm_spec import js_truthy
+
+_FIELDS = ("dependencies", "optionalDependencies")
+
+
+def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
+          lockfile: Path) -> list[OutOfSync]:
+    """The unmet dependencies of the packages in ``packages`` (v2, v3 and converted v1)."""
+    overrides = plain_overrides(root)
+    if overrides is None:
+        return [OutOfSync("overrides", "", root.path, None,
+                          "cannot tell how package.json's overrides apply (only plain "
+                          '"name": "version range" pairs are read here): check it with '
+                          "npm ci --dry-run, or write them plainly")]
+    out = []
+    for key, entry in packages.items():
+        if "node_modules/" not in key or not isinstance(entry, dict) or js_truthy(
+                entry.get("link")) or _in_shrinkwrap(packages, key):
+            continue
+        bundled = entry.get("bundleDependencies")
+        bundled = set(bundled) if isinstance(bundled, list) else set()
+        for field in _FIELDS:
+            deps = entry.get(field)
+            for name, spec in deps.items() if isinstance(deps, dict) else ():
+                if name in bundled or not isinstance(spec, str):
+                    continue
+                spec = overrides.get(name, spec)
+                target = _resolve(packages, find, key, name)
+                problem = (f"nothing in the lockfile meets it, so npm install would fetch "
+                           f"{name}@{spec} unseen") if target is None else unmet(
+                    target, spec, key, v1=False)
+                if problem is not None:
+                    out.append(OutOfSync(name, spec, lockfile, None,
+                                         f"the lockfile is not consistent: {key} depends on "
+                                         f"{name}@{spec} ({field}): {problem}: {FIX}"))
+    return out
+
+
+def plain_overrides(root: Manifest) -> dict[str, str] | None:
+    """Plain overrides (``"name": "spec"``, ``"$name"`` meaning the project's own spec),
+    or None when there are others."""
+    raw = root.data.get("overrides")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        return None
+    out = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, str) or "@" in name[1:]:
+            return None
+        if spec.startswith("$"):
+            spec = next((d[spec[1:]] for d in root.declared.values() if spec[1:] in d), "")
+            if not spec:
+                return None
+        out[name] = spec
+    return out
+
+
+def _resolve(packages: dict[str, Any], find: dict[str, Locked], key: str,
+             name: str) -> Locked | None:
+    """Node.resolve from the package at ``key``: its node_modules, then its parents'."""
+    folder = key
+    while True:
+        found = find.get(f"{folder}/node_modules/{name}" if folder else f"node_modules/{name}")
+        if found is not None or not folder:
+            return found
+        folder = posixpath.dirname(folder)
+        while folder and folder not in packages:
+            folder = posixpath.dirname(folder)
+
+
+def _in_shrinkwrap(packages: dict[str, Any], key: str) -> bool:
+    """Whether a package above this one carries an npm-shrinkwrap.json (``hasShrinkwrap``):
+    npm installs what lies below it from that file."""
+    folder = posixpath.dirname(key)
+    while folder:
+        entry = packages.get(folder)
+        if isinstance(entry, dict) and js_truthy(entry.get("hasShrinkwrap")):
+            return True
+        folder = posixpath.dirname(folder)
+    return False

@@ -1,4 +1,5 @@
-"""Benchmark ``package-trust check`` on a large lockfile: cold, warm, incremental, big ledger.
+"""Benchmark ``package-trust check`` on a large lockfile: cold against gpg's own floor, warm,
+incremental, a big ledger, a pinned git ledger, and a policy with 5,000 exemptions.
 
 Run from the repository root:  .venv/bin/python bench/run.py  (see bench/README.md).
 The workload is built once into bench/work/ and reused; --rebuild makes it afresh.
@@ -7,36 +8,43 @@ The workload is built once into bench/work/ and reused; --rebuild makes it afres
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(REPO / "hook"), str(REPO / "tests")]
+from workload import (  # which puts hook/ and tests/ on sys.path
+    CHANGED,
+    EXEMPTIONS,
+    LOCKFILE,
+    REVIEWERS,
+    WORK,
+    build,
+    packages,
+)
 
-from package_trust.check import lockfile, statement  # noqa: E402
-from package_trust.check.names import is_valid_name, is_valid_version  # noqa: E402
-from support import Auditors, Key, integrity_of  # noqa: E402
+from package_trust.check.names import package_parts
 
-# The lockfile the tests use too (npm/cli's large-install fixture: see its SOURCES.md).
-LOCKFILE = REPO / "tests" / "data" / "lockfiles" / "large-install-v3-aliases" / "package-lock.json"
-WORK = BENCH / "work"
-WORKLOAD_ID = "4"  # change to rebuild every existing bench/work/
-REVIEWERS = ("ada", "ken")
-CHANGED = 10  # packages changed per incremental run
-UNRELATED = 100_000  # statements for other packages in the big ledger
-VERSIONS_PER_NAME = 10
-NAMES = ("parse-only", "gpg --verify", "cold", "warm", "incremental", "warm, 100k ledger")
-TARGETS = {"warm": 3.0, "cold": 0.6, "incremental": 10, "big ledger": 1.10, "memory MB": 150}
+GPG_PROCESSES = os.cpu_count() or 1  # gpg's floor: one bare gpg per core, as the check
+# The options the check gives gpg (check/gpg.py).
+GPG_ARGS = ["--batch", "--no-tty", "--no-autostart", "--no-auto-key-retrieve",
+            "--no-auto-key-locate", "--no-random-seed-file", "--trust-model", "always"]
+COLD = ("cold", "gpg floor", "no cache", "no cache, exemptions")
+QUICK = ("parse-only", "gpg --verify", "warm", "incremental", "warm, 100k ledger",
+         "warm, git ledger")
+NAMES = (*COLD, *QUICK)
+CHECKS = ("cold", "no cache", "no cache, exemptions", "warm", "incremental",
+          "warm, 100k ledger", "warm, git ledger")
+TARGETS = {"warm": 3.0, "cold": 0.6, "floor": 1.2, "incremental": 10, "big ledger": 1.10,
+           "git ledger": 1.2, "exemptions": 1.1, "memory MB": 150}
 
 
 @dataclass
@@ -56,152 +64,98 @@ def main() -> int:
     return 0
 
 
-# -- the workload ---------------------------------------------------------------------------
-
-
-def build(rebuild: bool, incremental_sets: int) -> None:
-    """Ledgers, policies and lockfiles in bench/work/, unless already there."""
-    stamp = WORK / "ready"
-    wanted = f"{WORKLOAD_ID} {incremental_sets}"
-    if not rebuild and stamp.is_file() and stamp.read_text() == wanted:
-        return
-    shutil.rmtree(WORK, ignore_errors=True)
-    (WORK / "ledger" / "keys").mkdir(parents=True)
-    started = time.perf_counter()
-    deps = packages()
-    auditors = Auditors()
-    try:
-        keys = [auditors.create(name, expire="never") for name in REVIEWERS]
-        for key in keys:
-            (WORK / "ledger" / "keys" / f"{key.fingerprint}.asc").write_bytes(
-                auditors.export(key)
-            )
-        jobs = [(name, version, integrity) for name, version, integrity in deps]
-        for r in range(incremental_sets):
-            jobs += changed_lockfile(r, deps)
-        print(f"bench: signing {len(jobs) * len(keys)} statements ...", file=sys.stderr)
-        sign_all(auditors, keys, jobs)
-    finally:
-        auditors.close()
-    for name, dirs in (("project", "../ledger"), ("project-100k", "../ledger-100k")):
-        (WORK / name).mkdir()
-        (WORK / name / "trust-policy.yml").write_text(policy(keys, dirs))
-    print(f"bench: adding {UNRELATED} unrelated statements ...", file=sys.stderr)
-    big_ledger()
-    stamp.write_text(wanted)
-    print(f"bench: workload built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-
-
-def packages() -> list[tuple[str, str, str]]:
-    """Every registry name@version in the lockfile that a statement can cover."""
-    found = {}
-    for dep in lockfile.load(LOCKFILE).dependencies:
-        valid = is_valid_name(dep.name) and is_valid_version(dep.version)
-        if valid and statement.sha512_of(dep.integrity) is not None:
-            found[(dep.name, dep.version)] = dep.integrity or ""
-    return [(name, version, integrity) for (name, version), integrity in found.items()]
-
-
-def changed_lockfile(r: int, deps: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """bench/work/incremental/<r>/package-lock.json: CHANGED packages at new versions."""
-    data = json.loads(LOCKFILE.read_text())
-    entries = data["packages"]
-    step = len(deps) // CHANGED
-    chosen = {deps[k * step + r][:2] for k in range(CHANGED)}
-    changed = []
-    for path, entry in entries.items():
-        name = entry.get("name") or path.rsplit("node_modules/", 1)[-1]
-        if (name, entry.get("version")) in chosen:
-            version = f"{entry['version']}-bench.{r}"
-            integrity = integrity_of(f"{name}@{version}".encode())
-            entry.update(version=version, integrity=integrity)
-            changed.append((name, version, integrity))
-    folder = WORK / "incremental" / str(r)
-    folder.mkdir(parents=True)
-    (folder / "package-lock.json").write_text(json.dumps(data, indent=2))
-    return list(dict.fromkeys(changed))
-
-
-def sign_all(auditors: Auditors, keys: list[Key], jobs: list[tuple[str, str, str]]) -> None:
-    """Clearsign a statement per job and key, several gpg processes at once."""
-
-    def sign(job: tuple[Key, str, str, str]) -> None:
-        key, name, version, integrity = job
-        folder = WORK / "ledger" / "signatures" / name / version
-        folder.mkdir(parents=True, exist_ok=True)
-        data = auditors.statement(key, name, version, integrity)
-        (folder / f"{key.fingerprint}.sig").write_bytes(data)
-
-    with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
-        list(pool.map(sign, [(key, *job) for job in jobs for key in keys]))
-
-
-def policy(keys: list[Key], ledger: str) -> str:
-    lines = [f"minimum-signatures: {len(keys)}", "trusted-keys:"]
-    for key in keys:
-        lines += [f"  - fingerprint: {key.fingerprint}", f"    name: {key.name.title()}"]
-    return "\n".join([*lines, "ledgers:", f"  - path: {ledger}", ""])
-
-
-def big_ledger() -> None:
-    """bench/work/ledger-100k: the ledger plus UNRELATED statements for other packages.
-
-    Every file is a hard link (to one of the two reviewers' statements of some package):
-    the check never reads them, and a copy of each would cost 400 MB of disk.
-    """
-    big = WORK / "ledger-100k"
-    shutil.copytree(WORK / "ledger", big, copy_function=os.link)
-    fillers = sorted(next((WORK / "ledger" / "signatures").glob("*/*/")).iterdir())
-    per_version = len(fillers)
-    for n in range(UNRELATED // (VERSIONS_PER_NAME * per_version)):
-        for v in range(VERSIONS_PER_NAME):
-            folder = big / "signatures" / f"unrelated-package-{n}" / f"1.0.{v}"
-            folder.mkdir(parents=True)
-            for filler in fillers:
-                os.link(filler, folder / filler.name)
-
-
 # -- measuring ------------------------------------------------------------------------------
 
 
 def measure(reps: int, cold_reps: int) -> dict[str, list[Run]]:
-    """Cold runs first; then rounds of every quick run, so that all see the same machine."""
+    """Runs that verify every statement first (cold, gpg's floor, caches off), then rounds
+    of every quick run, each set in a rotating order, so that all see the same machine."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONDONTWRITEBYTECODE", "PACKAGE_TRUST_NO_CACHE")}
     env.update(XDG_CACHE_HOME=str(WORK / "cache"), LC_ALL="C")
     tool = str(Path(sys.executable).parent / "package-trust")
 
-    def check(project: str = "project", lock: Path = LOCKFILE) -> list[str]:
-        return [tool, "check", "--policy", str(WORK / project / "trust-policy.yml"), str(lock)]
+    def check(project: str = "project", lock: Path = LOCKFILE, *options: str) -> list[str]:
+        return [tool, "check", *options, "--policy", str(WORK / project / "trust-policy.yml"),
+                str(lock)]
+
+    def cold() -> Run:
+        shutil.rmtree(WORK / "cache", ignore_errors=True)
+        return run(check(), env)
 
     runs: dict[str, list[Run]] = {name: [] for name in NAMES}
-    shutil.rmtree(WORK / "cache", ignore_errors=True)
-    run(check(), env)  # bytecode and file system caches, as on any machine used before
-    for _ in range(cold_reps):
-        shutil.rmtree(WORK / "cache", ignore_errors=True)
-        runs["cold"].append(run(check(), env))
-    run(check("project-100k"), env)
-    statements = sorted((WORK / "ledger" / "signatures").rglob("*.sig"))
     parse = [sys.executable, "-c", f"import json; json.load(open({str(LOCKFILE)!r}))"]
-    with tempfile.TemporaryDirectory(prefix="bench-gpg-") as home:
+    with tempfile.TemporaryDirectory(prefix="bench-gpg-", dir=gpg_scratch()) as home:
         gpg_env = {**env, "GNUPGHOME": home}
-        gpg = ["gpg", "--batch", "--no-tty", "--trust-model", "always"]
+        gpg = ["gpg", *GPG_ARGS]
         keys = [str(p) for p in (WORK / "ledger" / "keys").iterdir()]
         subprocess.run([*gpg, "--import", *keys], env=gpg_env, capture_output=True, check=True)
+        floor = floor_script(Path(home), gpg)
+        cold()  # bytecode and file system caches, as on any machine used before
+        jobs: list[tuple[str, Callable[[], Run]]] = [
+            ("cold", cold),
+            ("gpg floor", lambda: run(["sh", str(floor)], gpg_env)),
+            ("no cache", lambda: run(check("project", LOCKFILE, "--no-cache"), env)),
+            ("no cache, exemptions",
+             lambda: run(check("project-exempt", LOCKFILE, "--no-cache"), env)),
+        ]
+        rounds(runs, jobs, cold_reps)
+        run(check("project-100k"), env)
+        run(check("project-git"), env)  # clones the git ledger into the cache
+        run(check("project-git"), env)
+        statements = sorted((WORK / "ledger" / "signatures").rglob("*.sig"))
         for r in range(reps):
             incremental = WORK / "incremental" / str(r) / "package-lock.json"
+            verify = [[*gpg, "--status-fd", "1", "--verify", str(f)]
+                      for f in statements[3 * r : 3 * r + 3]]
             jobs = [
-                ("parse-only", parse, env),
-                ("warm", check(), env),
-                ("warm, 100k ledger", check("project-100k"), env),
-                ("incremental", check(lock=incremental), env),
-                *[("gpg --verify", [*gpg, "--status-fd", "1", "--verify", str(statement)],
-                    gpg_env) for statement in statements[3 * r : 3 * r + 3]],
+                ("parse-only", lambda: run(parse, env)),
+                ("warm", lambda: run(check(), env)),
+                ("warm, 100k ledger", lambda: run(check("project-100k"), env)),
+                ("warm, git ledger", lambda: run(check("project-git"), env)),
+                ("incremental", partial(run, check(lock=incremental), env)),
+                *[("gpg --verify", partial(run, c, gpg_env)) for c in verify],
             ]
-            for name, cmd, job_env in jobs[r % 4 :] + jobs[: r % 4]:
-                runs[name].append(run(cmd, job_env))
+            rounds(runs, jobs[r % len(jobs):] + jobs[: r % len(jobs)], 1)
         subprocess.run(["gpgconf", "--kill", "all"], env=gpg_env, check=False)
     return runs
+
+
+def rounds(runs: dict[str, list[Run]], jobs: list[tuple[str, Callable[[], Run]]],
+           times: int) -> None:
+    """Every job ``times`` times, in rounds, each round in a rotated order."""
+    for r in range(times):
+        for name, job in jobs[r % len(jobs):] + jobs[: r % len(jobs)]:
+            runs[name].append(job())
+
+
+def gpg_scratch() -> str | None:
+    """Where the check puts the statements it gives gpg: a memory file system if any."""
+    from package_trust.check.gpg import scratch
+
+    return scratch()
+
+
+def floor_script(home: Path, gpg: list[str]) -> Path:
+    """A shell script in which GPG_PROCESSES bare gpg processes verify, side by side, the
+    statements a cold check verifies (files named as the check names them): gpg's floor."""
+    work = home / "floor"
+    work.mkdir()
+    files: list[str] = []
+    for name, version, _ in sorted(packages()):
+        for sig in sorted((WORK / "ledger" / "signatures").joinpath(
+                *package_parts(name, version)).glob("*.sig")):
+            files.append(f"{len(files)}.asc")
+            shutil.copyfile(sig, work / files[-1])
+    size = -(-len(files) // GPG_PROCESSES)
+    command = " ".join([*gpg, "--status-fd", "1", "--yes", "--decrypt-files"])
+    lines = [f"cd {shlex.quote(str(work))}"]
+    for p in range(GPG_PROCESSES):
+        lines.append(f"{command} {' '.join(files[p * size:(p + 1) * size])} "
+                     f">status.{p} 2>/dev/null </dev/null &")
+    script = home / "floor.sh"
+    script.write_text("\n".join([*lines, "wait", ""]))
+    return script
 
 
 def run(cmd: list[str], env: dict[str, str]) -> Run:
@@ -227,14 +181,18 @@ def report(runs: dict[str, list[Run]]) -> None:
     fastest = {name: min(r.seconds for r in got) for name, got in runs.items()}
     statements = len(packages()) * len(REVIEWERS)
     one, parse, warm = med["gpg --verify"], med["parse-only"], med["warm"]
-    gpg_all = one * statements
-    cold, incr, big = med["cold"], med["incremental"], med["warm, 100k ledger"]
-    peak = max(r.max_rss_kb for name in NAMES[2:] for r in runs[name]) / 1024
+    gpg_all, floor, off = one * statements, med["gpg floor"], med["no cache"]
+    cold, incr = med["cold"], med["incremental"]
+    big, git, exempt = med["warm, 100k ledger"], med["warm, git ledger"], med[
+        "no cache, exemptions"]
+    peak = max(r.max_rss_kb for name in CHECKS for r in runs[name]) / 1024
     rows: list[tuple[str, str, str, bool | None]] = [
         ("parse-only Python process", "parse-only", "", None),
         (f"one gpg --verify, x {statements}", "gpg --verify", f"{ms(gpg_all)} in all", None),
-        ("cold (empty cache)", "cold", f"{cold / gpg_all:.2f} x gpg one by one (≤ 0.6)",
-         cold <= TARGETS["cold"] * gpg_all),
+        (f"gpg's floor: {GPG_PROCESSES} bare gpg --decrypt-files", "gpg floor", "", None),
+        ("cold (empty cache)", "cold",
+         f"{cold / gpg_all:.2f} x gpg one by one (≤ 0.6); {cold / floor:.2f} x gpg's floor "
+         "(≤ 1.2)", cold <= TARGETS["cold"] * gpg_all and cold <= TARGETS["floor"] * floor),
         ("warm", "warm", f"{warm / parse:.1f} x parse-only (≤ 3)",
          warm <= TARGETS["warm"] * parse),
         (f"incremental ({CHANGED} packages changed)", "incremental",
@@ -242,6 +200,11 @@ def report(runs: dict[str, list[Run]]) -> None:
          incr <= warm + TARGETS["incremental"] * one),
         ("warm, 100k-statement ledger", "warm, 100k ledger", f"{big / warm:.2f} x warm (≤ 1.10)",
          big <= TARGETS["big ledger"] * warm),
+        ("warm, pinned git ledger", "warm, git ledger", f"{git / warm:.2f} x warm (≤ 1.2)",
+         git <= TARGETS["git ledger"] * warm),
+        ("caches off (--no-cache)", "no cache", "", None),
+        (f"caches off, {EXEMPTIONS:,} exemptions", "no cache, exemptions",
+         f"{exempt / off:.2f} x caches off (≤ 1.1)", exempt <= TARGETS["exemptions"] * off),
     ]
     print(f"package-trust bench: {statements} statements for {len(packages())} packages, "
           f"{os.cpu_count()} CPUs, {len(runs['warm'])} rounds, {len(runs['cold'])} cold runs\n")

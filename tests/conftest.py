@@ -73,8 +73,15 @@ def gpg_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GpgLog:
     log = tmp_path / "gpg.log"
     wrapper = tmp_path / "bin" / "gpg"
     wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n'
-                       f'exec {shlex.quote(real)} "$@"\n')
+    # gpg --decrypt-files with no file reads their names from stdin: kept in gpg.log.<pid>
+    # by tee, gpg alone holding its output (the end of which tells it ended).
+    gpg = shlex.quote(real)
+    wrapper.write_text(f'#!/bin/sh\nlog={shlex.quote(str(log))}\n'
+                       'case " $* " in *" --decrypt-files ")\n'
+                       '  echo "$* <$log.$$" >> "$log"; exec 3<&0\n'
+                       f'  tee "$log.$$" <&3 3<&- | {gpg} "$@" 3<&- & exec 0<&- 3<&- >&-\n'
+                       '  wait $!; exit $?;;\nesac\n'
+                       f'echo "$*" >> "$log"\nexec {gpg} "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("PACKAGE_TRUST_GPG", str(wrapper))
     return GpgLog(log)

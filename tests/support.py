@@ -118,6 +118,12 @@ class Project:
         (root / "keys").mkdir(parents=True, exist_ok=True)
         (root / "signatures").mkdir(exist_ok=True)
 
+    @property
+    def fetched(self) -> Path:
+        """Where fetch keeps packages: the user's cache folder (the ``project`` fixture
+        sets $XDG_CACHE_HOME beside the project), never the project."""
+        return self.root.parent / "cache" / "package-trust" / "packages"
+
     def add_key(self, key: Key, data: bytes | None = None) -> None:
         (self.root / "keys" / f"{key.fingerprint}.asc").write_bytes(
             data if data is not None else self.auditors.export(key)
@@ -172,6 +178,12 @@ class GpgLog:
         return lines
 
     def verified(self) -> list[int]:
-        """How many statements each gpg verification process was given."""
-        return [len(line.split("--decrypt-files", 1)[1].split()) for line in self.take()
-                if "--decrypt-files" in line]
+        """How many statements each gpg verification process was given (their names
+        follow --decrypt-files, or come on stdin, kept in the file after ``<``)."""
+        counts = []
+        for line in self.take():
+            if "--decrypt-files" in line:
+                given = line.split("--decrypt-files", 1)[1].strip()
+                names = Path(given[1:]).read_text() if given.startswith("<") else given
+                counts.append(len(names.split()))
+        return counts

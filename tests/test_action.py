@@ -48,7 +48,7 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 ANNOTATION = (
     "::error file=project/package-lock.json,line=15,title=is-number@7.0.0 is not audited::"
     "unaudited: 0 of 1 required signatures; no signed statement in the ledger"
-    "%0Abrought in by node_modules/is-number"
+    "%0Avia is-number, a direct dependency"
 )
 
 

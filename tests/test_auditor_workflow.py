@@ -26,7 +26,9 @@ def test_fetch_sign_verify_then_check_passes(project: Project, registry: FakeReg
     out = capsys.readouterr().out
     assert "sha512 and sha1 match the registry's" in out
     assert "lifecycle scripts: none" in out
-    assert (project.root / "packages/left-pad/1.3.0/index.js").is_file()
+    # in the user's cache folder ($XDG_CACHE_HOME), not in the project
+    assert (project.fetched / "left-pad/1.3.0/index.js").is_file()
+    assert not (project.root / "packages").exists()
 
     assert main(["keys", "export", alice.fingerprint]) == 0
     assert (project.root / "keys" / f"{alice.fingerprint}.asc").is_file()

@@ -249,3 +249,14 @@ def test_a_package_json_beside_the_lockfile_is_an_input_of_the_cached_result(
                                     "dependencies": {"evil": "^6.0.0"}}))
     assert main(["check"]) == main(["check", "--no-cache"])
     assert first == 0
+
+
+def test_an_exemption_does_not_cover_what_a_shrinkwrap_pins(
+    project: Project, alice: Key, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exemption vouches for one tarball; npm also installs its shrinkwrap's pins."""
+    exempt(project, alice, f"integrity: {PARENT['integrity']}")
+    write_lock(project, {"node_modules/parent": {**PARENT, "hasShrinkwrap": True}})
+    code, report = check_json(capsys)
+    assert code == 1
+    assert "which no exemption covers" in by_name(report)["parent"]["problems"][0]

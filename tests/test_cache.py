@@ -6,9 +6,9 @@ real gpg (PACKAGE_TRUST_GPG): each run's arguments, one line per gpg process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import subprocess
@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,16 +40,27 @@ def key(auditors: Auditors, name: str) -> Key:
 def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """A check that the whole-result cache (tests/test_resultcache.py) does not answer, so
     that what is tested here is the verification cache beneath it."""
-    shutil.rmtree(Path(os.environ["XDG_CACHE_HOME"], "package-trust", "results"),
-                  ignore_errors=True)
+    forget_results(Path(os.environ["XDG_CACHE_HOME"], "package-trust"))
     code = main(["check", *args])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
 
-def rows(cache_dir: Path) -> list[tuple[object, ...]]:
-    with sqlite3.connect(cache_dir / "verifications.sqlite3") as db:
-        return db.execute("SELECT * FROM verification").fetchall()
+def forget_results(cache_dir: Path) -> None:
+    """Empty the whole-result cache's table, if there is a database to empty."""
+    path = cache_dir / "verifications.sqlite3"
+    if not path.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(path)) as db, contextlib.suppress(
+            sqlite3.DatabaseError), db:
+        db.execute("DELETE FROM result")
+
+
+def rows(cache_dir: Path) -> list[dict[str, Any]]:
+    """The verification table's rows, by column name."""
+    with contextlib.closing(sqlite3.connect(cache_dir / "verifications.sqlite3")) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute("SELECT * FROM verification")]
 
 
 def two_packages(project: Project, first: Key, second: Key) -> None:
@@ -191,8 +203,8 @@ def test_a_lapsed_entry_is_verified_again(project: Project, keys: dict[str, Key]
     project.sign(keys["grace"], "is-odd", "3.0.1", sig_expire="1y")
     assert check(capsys)[0] == 0
     year = 366 * 86400
-    grace_row = next(r for r in rows(cache_dir) if r[2] == keys["grace"].fingerprint)
-    assert 0 < grace_row[-2] - time.time() < year  # valid until the signature expires
+    grace_row = next(r for r in rows(cache_dir) if r["primary_key"] == keys["grace"].fingerprint)
+    assert 0 < grace_row["valid_until"] - time.time() < year  # until the signature expires
     gpg_log.take()
     with sqlite3.connect(cache_dir / "verifications.sqlite3") as db:  # a year later
         db.execute("UPDATE verification SET valid_until = ? WHERE primary_key = ?",
@@ -230,11 +242,12 @@ def test_a_tampered_signer_is_not_trusted(project: Project, keys: dict[str, Key]
     two_packages(project, keys["alice"], keys["carol"])
     project.policy([keys["alice"]])  # carol's key is in keys/, but not trusted
     assert check(capsys)[0] == 1
-    alice = next(r for r in rows(cache_dir) if r[2] == keys["alice"].fingerprint)
+    alice = next(r for r in rows(cache_dir) if r["primary_key"] == keys["alice"].fingerprint)
     with sqlite3.connect(cache_dir / "verifications.sqlite3") as db:
         db.execute("UPDATE verification SET primary_key = ?, signer = ?, key_digest = ?, "
                    "signed_at = ? WHERE primary_key = ?",
-                   (*alice[2:4], alice[7], alice[4], keys["carol"].fingerprint))
+                   (*(alice[c] for c in ("primary_key", "signer", "key_digest", "signed_at")),
+                    keys["carol"].fingerprint))
     gpg_log.take()
     code, out = check(capsys)
     assert code == 1

@@ -167,11 +167,11 @@ def test_what_is_shown_is_what_the_registry_serves(
     stored tarball that does not is refused."""
     registry.publish("left-pad", "1.3.0", left_pad())
     assert main(["fetch", "left-pad@1.3.0"]) == 0
-    folder = project.root / "packages/left-pad/1.3.0"
+    folder = project.fetched / "left-pad/1.3.0"
     (folder / "index.js").write_text("harmless()\n")
     out = inspect_out(capsys, "left-pad@1.3.0")
     assert "unpacked left-pad@1.3.0 afresh: sha512 and sha1 match the registry's" in out
     assert (folder / "index.js").read_text() != "harmless()\n"
-    (project.root / "packages/left-pad/1.3.0.tgz").write_bytes(left_pad(**{"x.js": b"x"}))
+    (folder.parent / "1.3.0.tgz").write_bytes(left_pad(**{"x.js": b"x"}))
     assert main(["inspect", "left-pad@1.3.0"]) == 2
     assert "delete it and fetch again" in capsys.readouterr().err

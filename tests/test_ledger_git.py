@@ -486,3 +486,34 @@ def test_every_format_names_the_source_and_its_commit(
     code, out, _ = run(capsys, "--format", fmt)
     assert code == 1
     assert repo.url in out and commit in out
+
+
+def test_what_a_cache_may_keep_of_each_ledger(
+    project: Project, keys: dict[str, Key], repo: LedgerRepo, tmp_path: Path,
+) -> None:
+    """The ledger interface's optional part (``Traced``), which a cache needs to keep a
+    ledger's answers: a folder tells what it read; a git ledger at a pinned commit can read
+    nothing that changes; one that follows a branch cannot tell, and is not traced."""
+    from package_trust.check.ledger import FolderLedger, traced
+    from package_trust.check.ledger.git import open_git
+    from package_trust.check.policy import load
+
+    alice = keys["alice"]
+    commit = audited_repo(repo, alice, ("left-pad", "1.3.0"))
+    policy = git_policy(project, [alice], [{"git": repo.url}, {"git": repo.url, "ref": commit}])
+    clones = tmp_path / "clones"
+    branch, pinned = (open_git(spec, policy, clones) for spec in load(policy).ledgers)
+    assert traced(branch) is None
+    watched = traced(pinned)
+    assert watched is not None and watched.location.endswith(f"@{commit}")
+    assert [f.origin for f in pinned.statements("left-pad", "1.3.0")] == [
+        f"{repo.url}//signatures/left-pad/1.3.0/{alice.fingerprint}.sig"]
+    assert watched.observed == {} and watched.seen("left-pad", "1.3.0") == {}
+    folder = traced(FolderLedger(project.root))
+    assert folder is not None and folder.location == str(project.root.resolve())
+    folder.statements("left-pad", "1.3.0")
+    seen = folder.seen("left-pad", "1.3.0")
+    assert str(project.root / "signatures" / "left-pad") in seen
+    assert seen.items() <= folder.observed.items()
+    for ledger in (branch, pinned):
+        ledger.close()

@@ -63,7 +63,7 @@ def test_annotation_at_the_failing_package_line(alice_project: Project, keys: di
     assert live_commands(out) == [
         f"::error file=package-lock.json,line={line_of(lockfile, 'evil')},"
         "title=evil@6.6.6 is not audited::unaudited: 0 of 1 required signatures; "
-        "no signed statement in the ledger%0Abrought in by node_modules/evil"
+        "no signed statement in the ledger%0Avia evil, a direct dependency"
     ]
     assert "1 of 2 packages is not audited" in out  # the text report, for the log
     assert "package-trust sign evil@6.6.6" in out

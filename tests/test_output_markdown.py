@@ -50,9 +50,10 @@ def test_counts_then_failures_then_what_passed(two_key_project: Project,
     evil = next(r for r in rows if r.startswith("| `evil@1.0.0`"))
     assert evil == (
         "| `evil@1.0.0` | unaudited | 1 of 2 required signatures (Alice) | Alice | "
-        "node\\_modules/evil (`package-lock.json:" + evil.split(":")[-1]
+        "via evil, a direct dependency (`package-lock.json:" + evil.split(":")[-1]
     )
-    assert "| `bad@2.0.0` | rejected | rejected by Bob | Bob |" in out
+    assert ("| `bad@2.0.0` | rejected | rejected by Bob; Bob left no notes; the ledger holds "
+            "no audited version of bad | Bob |") in out
     assert out.index("`evil@1.0.0`") < out.index("<details><summary>How to fix")
     assert out.index("How to fix") < out.index("<details><summary>2 packages passed</summary>")
     left_pad = next(r for r in rows if r.startswith("| `left-pad@1.3.0` | audited | "))

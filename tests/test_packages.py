@@ -15,8 +15,8 @@ def test_fetch_never_writes_through_a_link(project: Project, registry: FakeRegis
     registry.publish("left-pad", "1.3.0", left_pad())
     victim = project.root / "victim"
     victim.mkdir()
-    (project.root / "packages" / link).parent.mkdir(parents=True, exist_ok=True)
-    (project.root / "packages" / link).symlink_to(victim)
+    (project.fetched / link).parent.mkdir(parents=True, exist_ok=True)
+    (project.fetched / link).symlink_to(victim)
     assert main(["fetch", "left-pad@1.3.0"]) == 2
     assert f"packages/{link}: is a link; refusing to write a fetched package through it" \
         in capsys.readouterr().err

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from package_trust.check import policy
+from package_trust.check import policy, yamlread
 from package_trust.check.lockfile import Dependency, Source
 from package_trust.cli import main
 from package_trust.errors import PolicyError
-from support import Key, Project
+from support import Key, Project, fake_integrity
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
 
@@ -174,51 +176,132 @@ def test_unverifiable_package_is_exempted_only_by_its_source(
     assert main(["check", "--no-cache"]) == code
 
 
-# -- the parsed-policy cache (policy.load with a cache folder) --------------------------------
+# -- policies at scale: libyaml, and exemptions found by name --------------------------------
 
 
+@pytest.fixture(params=["libyaml", "pyyaml"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test using it runs with libyaml composing, and with PyYAML's own parser."""
+    if request.param == "pyyaml":
+        monkeypatch.setattr(yamlread, "_c_loader", lambda: None)
+    else:
+        assert yamlread._c_loader() is not None, "this PyYAML has no libyaml"
+    return str(request.param)
 
 
-def test_a_cached_policy_is_the_parsed_one(tmp_path: Path) -> None:
-    path, cache = tmp_path / "trust-policy.yml", tmp_path / "cache"
-    path.write_text(FULL)
-    first = policy.load(path, cache)
-    assert len(list(cache.glob("*.json"))) == 1
-    assert policy.load(path, cache) == first == policy.load(path)  # cached, and fresh
+ALIKE = [
+    FULL,
+    f"# a comment\n{{minimum-signatures: 1, trusted-keys: [{{fingerprint: '{FPR}'}}]}}\n",
+    f"minimum-signatures: 1\ntrusted-keys:\n  - &k\n    fingerprint: >-\n      {FPR[:20]}\n"
+    f"      {FPR[20:]}\nexemptions:\n  - {{package: 'a@1', reason: &r \"two\\nlines\"}}\n"
+    "  - package: b\n    reason: *r\n    expires: 2030-01-01\n",
+]
 
 
-def test_a_changed_policy_is_parsed_again(tmp_path: Path) -> None:
-    path, cache = tmp_path / "trust-policy.yml", tmp_path / "cache"
-    path.write_text(FULL)
-    policy.load(path, cache)
-    path.write_text(FULL.replace("Alice Example", "Alice"))
-    assert policy.load(path, cache).trusted_keys[0].name == "Alice"
-    path.write_text(FULL.replace("minimum-signatures: 1", "minimum-signatures: 0"))
-    with pytest.raises(PolicyError) as e:  # an error is never cached, nor hidden
-        policy.load(path, cache)
-    assert e.value.line == 1
+@pytest.mark.parametrize("text", ALIKE)
+def test_libyaml_reads_a_policy_as_pyyaml_does(text: str, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    fast = parse(text)
+    monkeypatch.setattr(yamlread, "_c_loader", lambda: None)
+    assert parse(text) == fast
 
 
-@pytest.mark.parametrize("garbage", ["{not json", "[1, [], [], []]", '[1, [["x", 1, 2]], [], []]',
-                                     '[true, [], [], []]', "[]"])
-def test_a_damaged_cache_entry_is_parsed_again(tmp_path: Path, garbage: str) -> None:
-    path, cache = tmp_path / "trust-policy.yml", tmp_path / "cache"
-    path.write_text(FULL)
-    fresh = policy.load(path, cache)
-    [entry] = cache.glob("*.json")
-    entry.write_text(garbage)
-    assert policy.load(path, cache) == fresh
-    assert json.loads(entry.read_text())[0] == 1  # stored again
+def test_errors_name_the_line_with_either_parser(parser: str) -> None:
+    text = FULL.replace("reason: no end date", "reason: no end date\n    expires: soon")
+    with pytest.raises(PolicyError) as e:
+        parse(text)
+    assert str(e.value) == "trust-policy.yml:15: expires 'soon' is not a date (YYYY-MM-DD)"
+    with pytest.raises(PolicyError) as e:
+        parse(FULL + "  - package: [\n")
+    assert str(e.value) == ("trust-policy.yml:16: not valid YAML: expected the node content, "
+                            "but found '<stream end>'")
 
 
-def test_no_cache_keeps_no_policy(project: Project, keys: dict[str, Key], tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: \x07\n", 3,
+     "character U+0007 is not allowed"),
+    # libyaml refuses to nest more than 1,000 deep; PyYAML's parser, 64 (policies nest 4)
+    ("a:\n" + "".join(f"{' ' * i}- \n" for i in range(1100)), 64, "nested more than 64 deep"),
+    ("a: " + "[" * 2000 + "]" * 2000 + "\n", 1, "nested more than 64 deep"),
+    ("minimum-signatures: 1\ntrusted-keys: *nowhere\n", 2, "found undefined alias"),
+    ('minimum-signatures: 1\ntrusted-keys: "\\UFFFFFFFF"\n', 2, "a character escape out"),
+    ('minimum-signatures: 1\n\ntrusted-keys: "\\U0011FFFF"\n', 3, "a character escape out"),
+])
+def test_what_libyaml_refuses_is_named_as_pyyaml_names_it(parser: str, text: str, line: int,
+                                                          message: str) -> None:
+    with pytest.raises(PolicyError) as e:
+        parse(text)
+    assert str(e.value).startswith(f"trust-policy.yml:{line}: not valid YAML: {message}")
+
+
+def many_exemptions(count: int) -> str:
+    entries = [f'  - package: "other-{n}@1.0.{n % 9}"\n    reason: vendored\n'
+               f"    expires: 2099-01-01\n" for n in range(count)]
+    return f"minimum-signatures: 1\ntrusted-keys:\n  - fingerprint: {FPR}\nexemptions:\n" + (
+        "".join(entries))
+
+
+def test_a_policy_with_5000_exemptions(parser: str) -> None:
+    text = many_exemptions(5000)
+    p = parse(text)
+    assert len(p.exemptions) == 5000
+    assert p.exemptions[-1].line == 5 + 3 * 4999
+    assert p.exemption_for(registry_dep("other-4999", "1.0.4"), ()) == p.exemptions[-1]
+    assert p.exemption_for(registry_dep("other-4999", "1.0.5"), ()) is None
+    head, _, tail = text.rpartition("2099-01-01")
+    with pytest.raises(PolicyError) as e:
+        parse(f"{head}2099-13-01{tail}")
+    assert str(e.value).startswith(f"trust-policy.yml:{5 + 3 * 4999 + 2}: expires ")
+
+
+def test_a_policy_with_5000_exemptions_is_checked(project: Project, keys: dict[str, Key],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     project.add_key(keys["alice"])
-    project.policy([keys["alice"]])
-    project.lockfile({"left-pad": "1.3.0"})
     project.sign(keys["alice"], "left-pad", "1.3.0")
-    policies = tmp_path / "cache" / "package-trust" / "policies"
-    assert main(["check", "--no-cache"]) == 0
-    assert not policies.exists()
-    assert main(["check"]) == 0
-    assert len(list(policies.glob("*.json"))) == 1
+    project.policy([keys["alice"]], extra=many_exemptions(5000).split("\n", 3)[3]
+                   + '  - package: "right-*"\n    reason: glob\n')
+    project.lockfile({"left-pad": "1.3.0", "right-pad": "2.0.0", "other-7": "1.0.7"})
+    assert main(["check", "--no-cache", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {p["name"]: p["exemption"] for p in report["packages"]} == {
+        "left-pad": None, "right-pad": "glob", "other-7": "vendored"}
+
+
+NAMES = ["a", "b", "@s/a", "@s/b", "a[", "[ab]"]
+PATTERNS = [*NAMES, "*", "a*", "?", "@s/*", "[ab]", "[!a]", "a@1", "a@2", "@s/a@1", "*@1",
+            "a@1@1", "@", "@1", "a[@1", "@s/*@2", "a@*", "a@", "[ab]@1"]
+SOURCE = "git+https://example.org/a.git#abc"
+REGISTRY = "https://registry.npmjs.org/"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(PATTERNS), st.sampled_from([None, SOURCE]),
+                       st.booleans()), max_size=12),
+    st.sampled_from(NAMES), st.sampled_from(["1", "2", "*", SOURCE]),
+    st.sampled_from([Source.REGISTRY, Source.OTHER]),
+    st.sampled_from([None, SOURCE, f"{REGISTRY}a/-/a-1.tgz"]), st.booleans(),
+)
+def test_lookup_finds_what_a_scan_finds(entries: list[tuple[str, str | None, bool]], name: str,
+                                        version: str, source: Source, resolved: str | None,
+                                        pinned: bool) -> None:
+    """The exemption found by looking names up is the first one a scan of every exemption
+    in file order finds: same name, version, source, integrity and registry rules."""
+    integrity = fake_integrity(name, version)
+    exemptions = [policy.Exemption(pattern, "r", None, n, integrity if pin else None, src)
+                  for n, (pattern, src, pin) in enumerate(entries)]
+    dep = Dependency(name, version, source, f"node_modules/{name}",
+                     integrity if pinned else None, resolved)
+    scanned = next((e for e in exemptions if e.covers(dep, (REGISTRY,))), None)
+    p = policy.Policy(Path("p.yml"), 1, [], [], policy.Exemptions(exemptions))
+    assert p.exemption_for(dep, (REGISTRY,)) == scanned
+    assert p._replace(exemptions=exemptions).exemption_for(dep, (REGISTRY,)) == scanned
+
+
+def test_load_reads_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "trust-policy.yml"
+    path.write_text(FULL)
+    assert policy.load(path) == parse(FULL)._replace(path=path)
+    path.write_bytes(b"\xff")
+    with pytest.raises(PolicyError, match="cannot read policy"):
+        policy.load(path)

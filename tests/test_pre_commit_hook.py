@@ -68,6 +68,7 @@ def test_commit_blocked_until_audited(hook_repo: tuple[Path, str], project: Proj
     env = developer_env(tmp_path)
     project.add_key(keys["alice"])
     project.policy([keys["alice"]])
+    project.lockfile({})  # no dependency yet
     (app / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {repo}\n    rev: {rev}\n    hooks:\n      - id: package-trust\n"
     )

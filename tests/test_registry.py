@@ -20,7 +20,7 @@ REAL_INTEGRITY = (
 
 def leftovers(project: Project) -> list[Path]:
     """Everything fetch left under packages/."""
-    packages = project.root / "packages"
+    packages = project.fetched
     return sorted(packages.rglob("*")) if packages.exists() else []
 
 
@@ -32,8 +32,8 @@ def test_fetch_checks_integrity_and_keeps_the_tarball(
     assert main(["fetch", "left-pad@1.3.0"]) == 0
     out = capsys.readouterr().out
     assert "sha512 and sha1 match the registry's" in out
-    assert (project.root / "packages/left-pad/1.3.0.tgz").read_bytes() == tarball
-    assert (project.root / "packages/left-pad/1.3.0/package.json").is_file()
+    assert (project.fetched / "left-pad/1.3.0.tgz").read_bytes() == tarball
+    assert (project.fetched / "left-pad/1.3.0/package.json").is_file()
     assert not [p for p in leftovers(project) if p.name.startswith(".")]
 
 
@@ -45,7 +45,7 @@ def test_integrity_mismatch_is_refused_and_leaves_nothing(
     err = capsys.readouterr().err
     assert "does not match the registry's integrity" in err and "refusing it" in err
     assert leftovers(project) == []
-    assert not (project.root / "packages").exists()
+    assert not project.fetched.exists()
 
 
 def test_shasum_mismatch_is_refused(
@@ -102,8 +102,8 @@ def test_scoped_package(project: Project, registry: FakeRegistry) -> None:
     data = tgz({"package.json": b'{"name": "@scope/pad", "version": "1.0.0"}'})
     registry.publish("@scope/pad", "1.0.0", data)
     assert main(["fetch", "@scope/pad@1.0.0"]) == 0
-    assert (project.root / "packages/@scope/pad/1.0.0/package.json").is_file()
-    assert (project.root / "packages/@scope/pad/1.0.0.tgz").is_file()
+    assert (project.fetched / "@scope/pad/1.0.0/package.json").is_file()
+    assert (project.fetched / "@scope/pad/1.0.0.tgz").is_file()
 
 
 def test_server_error_is_retried(project: Project, registry: FakeRegistry) -> None:
@@ -181,6 +181,6 @@ def test_real_registry_left_pad(project: Project, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("npm_config_registry", raising=False)
     assert main(["fetch", "left-pad@1.3.0"]) == 0
     assert "sha512 and sha1 match the registry's" in capsys.readouterr().out
-    tarball = (project.root / "packages/left-pad/1.3.0.tgz").read_bytes()
+    tarball = (project.fetched / "left-pad/1.3.0.tgz").read_bytes()
     assert integrity_of(tarball) == REAL_INTEGRITY
-    assert (project.root / "packages/left-pad/1.3.0/index.js").is_file()
+    assert (project.fetched / "left-pad/1.3.0/index.js").is_file()

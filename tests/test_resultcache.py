@@ -3,10 +3,12 @@ nothing it depends on can change without it noticing."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,8 +21,16 @@ def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-def results(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "cache" / "package-trust" / "results").glob("*.json"))
+KEPT = "SELECT id, inputs, gpg, since, paths, digest, result, valid_until FROM result"
+
+
+def results(tmp_path: Path, sql: str = KEPT, *params: object) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (by default: list the kept results) on the cache's database."""
+    path = tmp_path / "cache" / "package-trust" / "verifications.sqlite3"
+    if not path.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        return db.execute(sql, params).fetchall()
 
 
 @pytest.fixture
@@ -97,18 +107,29 @@ def test_failing_checks_are_not_cached(project: Project, keys: dict[str, Key], t
     assert results(tmp_path) == []
 
 
+BROKEN = (  # what is done to a kept result -> SQL
+    "UPDATE result SET result = '{not json'",
+    "UPDATE result SET valid_until = 1",  # lapsed
+    "UPDATE result SET since = since + 86400",  # kept tomorrow: the clock went back
+    "UPDATE result SET inputs = 0",  # not of its type
+    "UPDATE result SET paths = '=/nonexistent'",
+    "UPDATE result SET digest = '" + "0" * 64 + "'",
+    "UPDATE result SET result = replace(result, 'left-pad', 'right-pad')",
+)
+
+
 def test_corrupt_or_lapsed_entries_are_ignored(audited: Project, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert check(capsys)[0] == 0
-    [entry] = results(tmp_path)
-    data = json.loads(entry.read_text())
-    for broken in ("{not json", json.dumps({**data, "until": 1.0}),
-                   json.dumps({**data, "date": "2000-01-01"}), json.dumps({**data, "code": "0"}),
-                   json.dumps({**data, "paths": "=/nonexistent"}),
-                   json.dumps({**data, "digest": "0" * 64})):
-        entry.write_text(broken)
-        assert check(capsys)[0] == 0
-        assert json.loads(entry.read_text())["code"] == 0, broken  # checked afresh, stored again
+    first = check(capsys)
+    assert first[0] == 0
+    [kept] = results(tmp_path)
+    for broken in BROKEN:
+        results(tmp_path, broken)
+        [damaged] = results(tmp_path)
+        assert check(capsys) == first, broken
+        [again] = results(tmp_path)  # checked afresh, stored again (resting on what the
+        assert again != damaged, broken  # kept verdicts rest on, now: its paths change)
+        assert again[:4] + again[6:] == kept[:4] + kept[6:], broken
 
 
 @pytest.mark.parametrize("how", [["--no-cache"], "env"])
@@ -147,3 +168,70 @@ def test_a_ledger_link_pointed_elsewhere_is_seen(audited: Project, tmp_path: Pat
     code, out = check(capsys, "--ledger", str(link))
     assert code == 1, out
     assert check(capsys, "--ledger", str(link), "--no-cache")[0] == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown", "html"])
+def test_a_kept_result_reads_as_a_fresh_one(audited: Project, gpg_log: GpgLog, fmt: str,
+                                            tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """What is kept is the result, not a report: each format renders it again, the same
+    as from a check with no cache at all."""
+    first = check(capsys, "--format", fmt)
+    assert first[0] == 0 and gpg_log.take()
+    assert len(results(tmp_path)) == 1
+    assert check(capsys, "--format", fmt) == first
+    assert gpg_log.take() == []
+    assert check(capsys, "--format", fmt, "--no-cache") == first
+
+
+def test_a_pinned_git_ledger_is_kept_by_its_commit(
+    project: Project, keys: dict[str, Key], auditors: Auditors, gpg_log: GpgLog,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A git ledger at the commit the lock file pins never changes: a repeated check
+    starts neither gpg nor git. Pinned elsewhere, the check is judged afresh; a ledger that
+    follows a branch (a fetch may move it) keeps no result."""
+    from git_support import LedgerRepo, git_policy
+
+    repo = LedgerRepo(tmp_path / "server", auditors)
+    repo.add_key(keys["alice"])
+    repo.add_key(keys["bob"])
+    repo.sign(keys["alice"], "left-pad", "1.3.0")
+    repo.commit()
+    git_policy(project, [keys["alice"], keys["bob"]], [{"git": repo.url}])
+    project.lockfile({"left-pad": "1.3.0"})
+    assert check(capsys)[0] == 0
+    assert results(tmp_path) == []  # not pinned: nothing kept
+    assert main(["ledger", "lock"]) == 0
+    capsys.readouterr()
+    first = check(capsys)
+    assert first[0] == 0 and gpg_log.take()
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", "/nonexistent")  # no git, and gpg only by its full path
+    assert check(capsys) == first
+    assert gpg_log.take() == []
+    monkeypatch.setenv("PATH", path)
+    repo.file("signatures/left-pad/1.3.0/bob.sig", auditors.statement(
+        keys["bob"], "left-pad", "1.3.0", verdict="rejected"))
+    repo.commit("rejected")
+    assert main(["ledger", "lock"]) == 0
+    capsys.readouterr()
+    code, out = check(capsys)
+    assert code == 1 and "rejected by Bob" in out
+    assert check(capsys, "--no-cache") == (code, out)
+
+
+def test_a_check_that_needs_no_gpg_keeps_nothing_without_one(
+    project: Project, keys: dict[str, Key], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No package to verify: the check passes without gpg, and no result is kept without
+    the gpg it would be reused with."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({})
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for _ in range(2):
+        code, out = check(capsys)
+        assert code == 0 and "No packages to check" in out, out
+    assert results(tmp_path) == []

@@ -80,7 +80,7 @@ def test_sign_fetches_signs_and_verifies(project: Project, signer: bytes, keys: 
     assert body["verdict"] == "audited"
     assert body["notes"] == "no install scripts; index.js read in full"
     assert before <= body["time"] <= int(time.time() * 1000)
-    assert (project.root / "packages/left-pad/1.3.0.tgz").read_bytes() == signer
+    assert (project.fetched / "left-pad/1.3.0.tgz").read_bytes() == signer
 
 
 def test_a_key_missing_from_keys_is_named_with_the_command_to_add_it(
@@ -202,7 +202,7 @@ def test_a_tarball_changed_since_the_fetch_is_not_signed(
     project: Project, signer: bytes, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["fetch", "left-pad@1.3.0"]) == 0
-    (project.root / "packages/left-pad/1.3.0.tgz").write_bytes(left_pad("6.6.6"))
+    (project.fetched / "left-pad/1.3.0.tgz").write_bytes(left_pad("6.6.6"))
     assert main(["sign", "left-pad@1.3.0", "--key", keys["alice"].fingerprint]) == 2
     err = capsys.readouterr().err
     assert "does not match the registry's integrity" in err and "fetch again" in err

@@ -24,7 +24,7 @@ def fetch_fails(project: Project, registry: FakeRegistry, tarball: bytes,
     assert main(["fetch", "evil@1.0.0"]) == 2
     err = capsys.readouterr().err
     assert "evil@1.0.0: refusing the tarball" in err
-    assert not (project.root / "packages").exists()
+    assert not project.fetched.exists()
     assert not (project.root.parent / "escaped").exists()
     return err
 
@@ -97,18 +97,18 @@ def test_a_refused_version_keeps_what_was_fetched_before(project: Project,
     assert main(["fetch", "left-pad@1.2.0"]) == 0
     registry.publish("left-pad", "1.3.0", tgz(PKG, members=[entry("../x")]))
     assert main(["fetch", "left-pad@1.3.0"]) == 2
-    assert sorted(p.name for p in (project.root / "packages/left-pad").iterdir()) == [
+    assert sorted(p.name for p in (project.fetched / "left-pad").iterdir()) == [
         "1.2.0", "1.2.0.tgz"]
 
 
 def test_fetching_again_replaces_the_folder(project: Project, registry: FakeRegistry) -> None:
     registry.publish("left-pad", "1.3.0", left_pad())
     assert main(["fetch", "left-pad@1.3.0"]) == 0
-    stray = project.root / "packages/left-pad/1.3.0/stray.js"
+    stray = project.fetched / "left-pad/1.3.0/stray.js"
     stray.write_text("edited by hand")
     assert main(["fetch", "left-pad@1.3.0"]) == 0
     assert not stray.exists()
-    assert sorted(p.name for p in (project.root / "packages/left-pad").iterdir()) == [
+    assert sorted(p.name for p in (project.fetched / "left-pad").iterdir()) == [
         "1.3.0", "1.3.0.tgz"]
 
 

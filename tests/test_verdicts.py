@@ -379,11 +379,46 @@ def test_a_verdict_row_answers_only_for_its_package(
     """A damaged row (here: is-odd's verdict under left-pad's key, as a damaged page might
     leave it) is not taken for left-pad's, which a rejection now fails."""
     assert check(capsys)[0] == 0
-    rows = sql(tmp_path, "SELECT k, package, body FROM verdict")
+    rows = sql(tmp_path, "SELECT k, id, body FROM verdict")
     [(k, package, _)] = [r for r in rows if "left-pad" in r[2]]
     [(other, _, _)] = [r for r in rows if "is-odd" in r[2]]
     sql(tmp_path, "DELETE FROM verdict WHERE k = ?", k)
-    sql(tmp_path, "UPDATE verdict SET k = ?, package = ? WHERE k = ?", k, package, other)
+    sql(tmp_path, "UPDATE verdict SET k = ?, id = ? WHERE k = ?", k, package, other)
     audited.add_statement("left-pad", "1.3.0", _rejection(auditors, keys), "bob.sig")
     code, out = check(capsys)
     assert code == 1 and "rejected by Bob" in out
+
+
+def test_a_pinned_git_ledger_keeps_verdicts_by_its_commit(
+    project: Project, auditors: Auditors, keys: dict[str, Key], gpg_log: GpgLog,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """At the commit its lock file pins, a git ledger never changes: its verdicts are kept
+    by the commit, and only a package new to the lockfile is verified. Pinned to another
+    commit, every package is judged afresh."""
+    alice, bob = keys["alice"], keys["bob"]
+    repo = LedgerRepo(tmp_path / "server", auditors)
+    for k in (alice, bob):
+        repo.add_key(k)
+    for name, version in {**PACKAGES, "is-even": "1.0.0"}.items():
+        repo.sign(alice, name, version)
+    repo.commit()
+    git_policy(project, [alice, bob], [{"git": repo.url}])
+    project.lockfile(PACKAGES)
+    assert main(["ledger", "lock"]) == 0
+    capsys.readouterr()
+    assert check(capsys)[0] == 0
+    assert gpg_log.verified() == [3]
+    assert len(verdict_bodies(tmp_path)) == 3
+    forget_verifications(tmp_path)
+    project.lockfile({**PACKAGES, "is-even": "1.0.0"})
+    code, out = check(capsys)
+    assert code == 0 and "All 4 packages are audited" in out, out
+    assert gpg_log.verified() == [1]
+    repo.file("signatures/left-pad/1.3.0/bob.sig", _rejection(auditors, keys))
+    repo.commit("rejected")
+    assert main(["ledger", "lock"]) == 0
+    capsys.readouterr()
+    code, out = check(capsys)
+    assert code == 1 and "rejected by Bob" in out
+    assert check(capsys, "--no-cache") == (code, out)

@@ -18,7 +18,8 @@ from package_trust.textsafe import printable
 
 # Modules in package_trust.commands. Only the one being run is imported, so that
 # `package-trust check` (a pre-commit hook) does not pay for the others' imports.
-COMMANDS: list[str] = ["check", "ledger", "fetch", "inspect", "sign", "verify", "keys"]
+COMMANDS: list[str] = ["check", "ledger", "fetch", "inspect", "sign", "verify", "keys",
+                       "init", "exemptions", "suggest"]
 
 
 def command_module(name: str) -> ModuleType:

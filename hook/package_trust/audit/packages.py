@@ -1,6 +1,6 @@
-"""Fetched packages on disk: ``packages/<name>/<version>/`` (unpacked) and
-``packages/<name>/<version>.tgz`` (the tarball whose hashes were checked). Nothing is
-written through a link below the packages folder.
+"""Fetched packages on disk, in the packages folder (workspace.dest_folder):
+``<name>/<version>/`` (unpacked) and ``<name>/<version>.tgz`` (the tarball whose hashes
+were checked). Nothing is written through a link below the packages folder.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from package_trust.check.folders import refuse_links
 from package_trust.check.names import is_valid_name, is_valid_version, package_parts, split_spec
 from package_trust.errors import PackageTrustError
 
-DEFAULT_DEST = "packages"
 _CHUNK = 1024 * 1024
 
 

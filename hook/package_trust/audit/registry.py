@@ -206,8 +206,10 @@ class Registry:
             raise RegistryError(f"{name}@{version} does not exist in the registry {self.url}")
         return found
 
-    def download(self, dist: Dist, out: IO[bytes], limit: int, label: str) -> Digests:
-        """Stream the tarball into ``out`` (at most ``limit`` bytes), hashing as it comes."""
+    def download(self, dist: Dist, out: IO[bytes], limit: int, label: str,
+                 progress: bool = True) -> Digests:
+        """Stream the tarball into ``out`` (at most ``limit`` bytes), hashing as it comes;
+        a large one with a progress bar (``progress``), on a terminal."""
         if urlsplit(dist.tarball).scheme not in ("http", "https"):
             raise RegistryError(f"{label}: tarball URL {dist.tarball!r} is not http(s)")
         hasher = Hasher()
@@ -222,18 +224,18 @@ class Registry:
             total = _content_length(response)
             if total is not None and total > limit:
                 raise too_large
-            progress = _Progress(label, total)
+            bar = _Progress(label, total, progress)
             try:
                 for chunk in response.iter_content(_CHUNK):
                     hasher.update(chunk)
                     if hasher.size > limit:
                         raise too_large
                     out.write(chunk)
-                    progress.update(hasher.size)
+                    bar.update(hasher.size)
             except requests.RequestException as e:
                 raise RegistryError(f"{label}: download failed: {_reason(e)}") from None
             finally:
-                progress.end()
+                bar.end()
         return hasher.digests()
 
 
@@ -285,9 +287,10 @@ def _read(response: requests.Response, limit: int, url: str) -> bytes:
 class _Progress:
     """A progress bar on stderr for a large download, only when stderr is a terminal."""
 
-    def __init__(self, label: str, total: int | None):
+    def __init__(self, label: str, total: int | None, shown: bool = True):
         self.label, self.total, self.done = label, total, 0
-        self.enabled = sys.stderr.isatty() and (total is None or total >= PROGRESS_FROM_BYTES)
+        self.enabled = shown and sys.stderr.isatty() and (
+            total is None or total >= PROGRESS_FROM_BYTES)
         self.shown_at: float | None = None
 
     def update(self, done: int, final: bool = False) -> None:

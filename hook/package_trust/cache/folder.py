@@ -1,14 +1,16 @@
-"""Where package-trust caches live, and whether caching is on: cheap to import."""
+"""Where package-trust keeps what it remembers, and which gpg it is kept for: cheap to
+import (the commit-time path)."""
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
+
+from package_trust.check.folders import private_folder
 
 NO_CACHE_ENV = "PACKAGE_TRUST_NO_CACHE"
 
-__all__ = ["NO_CACHE_ENV", "directory", "enabled", "folder", "private_folder"]
+__all__ = ["NO_CACHE_ENV", "clones", "directory", "enabled", "gpg_identity", "private_folder"]
 
 
 def enabled() -> bool:
@@ -22,19 +24,20 @@ def directory() -> Path:
     return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "package-trust"
 
 
-def folder(name: str) -> Path | None:
-    """``directory()/name`` when caching is on and there is a home folder, else None."""
+def clones() -> Path | None:
+    """The folder of the user's clones of git ledgers (``ledger/gitcache.py``), used with
+    or without the cache, as git ledgers are read from there; None with no home folder."""
     try:
-        return directory() / name if enabled() else None
-    except RuntimeError:  # no home folder
+        return directory() / "ledgers"
+    except RuntimeError:
         return None
 
 
-def private_folder(folder: Path) -> None:
-    """Create ``folder`` (mode 0700); refuse a link or another user's folder."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = os.lstat(folder)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise OSError(f"{folder} is not a folder of this user")
-    if st.st_mode & 0o077:
-        os.chmod(folder, 0o700)
+def gpg_identity() -> str:
+    """The gpg a check runs (``gpg.gpg_binary``: a GpgError when there is none) and the
+    state of its file: what is kept is reused only with the same gpg."""
+    from package_trust.check.filestat import stat_signature
+    from package_trust.check.gpg import gpg_binary
+
+    binary = gpg_binary()
+    return f"{binary}:{stat_signature(os.stat(binary))}"

@@ -1,159 +1,92 @@
-"""The whole-check cache: a check that repeats the last one reads no statement and
-starts no gpg, so the pre-commit hook stays fast when nothing it depends on changed.
+"""The whole-check cache: a check that repeats the last one of the same command reads no
+statement and starts no gpg, so the pre-commit hook stays fast when nothing it depends on
+changed.
 
-An entry is found by everything the command was given: its arguments, the working
-folder, and the bytes of the lockfiles and the policy (and its lock). It holds the report
-and exit code, and the stat signature of every ledger file and folder the check read
-(``FolderLedger.observed``): a changed, added, removed or replaced statement or key
-(content changes move the ctime, which no ordinary tool can set back), a folder that
-appears where none was, or a folder replaced by a link, and the entry no longer holds.
-It also holds today's date (exemptions expire by date), the first moment a key or a
-signature involved expires, and the gpg binary's own stat. Checks that read a git
-ledger (which a fetch may move) are not cached. Like the verification cache it lives in
-the user's private cache folder (0700): one who can write there can already change the
-user's hook or gpg. Any doubt is a miss.
+A result is kept (store.py's ``result`` table, as codec.py writes it: the result, never
+its rendering) by the command: its arguments and the working folder. It holds only while
+everything it depends on is as it was:
+
+- the bytes of the input files (the lockfiles named and looked for, package.json, the
+  policy and its lock file);
+- the stat signature of every file and folder the check read: the lockfiles and the files
+  beside them, and what each ledger read (``Traced.observed``; a changed, added, removed
+  or replaced statement or key, a folder that appears where none was, or a folder
+  replaced by a link, and the entry no longer holds), and what the kept verdicts it
+  reused rest on. A git ledger at a pinned commit reads nothing that can change;
+- the day (exemptions expire by date), the first moment a key or a signature involved
+  expires, and the gpg binary (``folder.gpg_identity``).
+
+Only passing results are kept, of checks whose every ledger can tell what would change
+its answers (not a git branch, which a fetch may move). A row's digest covers the whole
+row, so a result comes back exactly as it was kept or not at all. Like the verification
+cache it lives in the user's private cache folder (0700): one who can write there can
+already change the user's hook or gpg. Any doubt is a miss.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 import os
-import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from package_trust import __version__
+from package_trust.cache import codec
+from package_trust.cache.stamp import stamp, unchanged
+from package_trust.cache.store import RESULTS, Result, Store
+from package_trust.check.filestat import Stats
+from package_trust.check.result import CheckResult
 
-FOLDER = "results"
-MAX_ENTRIES = 64
-_SCHEMA = 1
+_SCHEMA = 2
 
 
-def gpg_path() -> str | None:
-    return shutil.which(os.environ.get("PACKAGE_TRUST_GPG", "gpg"))
+class ResultKey(NamedTuple):
+    command: bytes  # the row's id: the command, its working folder, the package's shape
+    inputs: str  # the digest of the input files' bytes
 
 
-def entry_key(args: Iterable[str], files: Iterable[Path]) -> str:
-    """The key for a command: its arguments, the working folder, its input files' bytes."""
+def key(args: Iterable[str], files: Iterable[Path]) -> ResultKey:
+    """The key for a command: its arguments and working folder, its input files' bytes."""
     # Names from the system may hold surrogates (bytes not in UTF-8): surrogatepass.
-    head = f"{_SCHEMA}\0{__version__}\0{os.getcwd()}\0"
-    h = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
+    head = f"{_SCHEMA}\0{__version__}\0{codec.SHAPE}\0{os.getcwd()}\0"
+    command = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
     for arg in args:
-        h.update(b"a%d\0%s" % (len(arg), arg.encode("utf-8", "surrogatepass")))
+        command.update(b"a%d\0%s" % (len(arg), arg.encode("utf-8", "surrogatepass")))
+    inputs = hashlib.sha256()
     for path in files:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            h.update(b"-")
+            inputs.update(b"-")
             continue
         name = str(path).encode("utf-8", "surrogatepass")
-        h.update(b"f%d\0%s%d\0" % (len(str(path)), name, len(data)) + data)
-    return h.hexdigest()
+        inputs.update(b"f%d\0%s%d\0" % (len(name), name, len(data)) + data)
+    return ResultKey(command.digest(), inputs.hexdigest())
 
 
-def stat_signature(st: os.stat_result, whole: bool = True) -> str:
-    """What identifies a file's state: which file it is, and (``whole``) its content's.
-
-    A change of content, a rename over it or a replacement changes the ctime, which no
-    ordinary tool can set back.
-    """
-    ident = f"{st.st_dev}:{st.st_ino}:{st.st_mode}"
-    return f"{ident}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}" if whole else ident
-
-
-def stat_of(path: str, whole: bool, follow: bool = False) -> str | None:
-    """The path's stat signature (of the link itself, unless ``follow``); None if absent."""
-    try:
-        return stat_signature(os.stat(path) if follow else os.lstat(path), whole)
-    except FileNotFoundError:
+def lookup(store: Store, key: ResultKey, gpg: str) -> CheckResult | None:
+    """The result kept for the command, when everything it depends on is unchanged."""
+    now = time.time()
+    row = store.get(RESULTS, [key.command], now).get(key.command)
+    if row is None or (row.inputs, row.gpg) != (key.inputs, gpg):
         return None
+    if now < row.since or not unchanged(row.paths, row.digest, _bound(row)):
+        return None  # the clock went back, or something changed
+    return codec.load(row.result)
 
 
-Seen = dict[str, str | None]  # path -> stat signature, None: absent
+def keep(store: Store, key: ResultKey, result: CheckResult, rests_on: Stats, gpg: str,
+         since: float, until: float) -> None:
+    """Keep a passing result with what it rests on, from ``since`` until ``until``."""
+    row = Result(key.command, key.inputs, gpg, int(since), "", "", codec.dump(result),
+                 int(until))
+    paths, digest = stamp(rests_on, _bound(row))
+    store.put(RESULTS, [row._replace(paths=paths, digest=digest)], time.time())
 
 
-def stamp(seen: Seen, extra: str = "") -> tuple[str, str]:
-    """What ``unchanged`` checks: the paths (NUL-separated, each marked ``=`` when its
-    content counts, ``~`` when only which file it is) and a digest of their signatures
-    (and of ``extra``, text stored with them that must come back unaltered)."""
-    paths = "\0".join([("=" if s is None or s.count(":") > 2 else "~") + p
-                        for p, s in seen.items()])
-    return paths, _digest(list(seen.values()), extra)
-
-
-def unchanged(paths: str, digest: str, extra: str = "", stats: Seen | None = None) -> bool:
-    """Whether every path of a ``stamp`` still has the stat signature it had. ``stats``
-    remembers each path's signature across calls (one check: each path is stat'ed once)."""
-    stats = {} if stats is None else stats
-    signatures = []
-    for marked in paths.split("\0") if paths else ():
-        path = marked[1:]
-        signature = stats.get(path, _UNSEEN)
-        if signature is _UNSEEN:
-            signature = stats[path] = stat_of(path, marked[0] == "=")
-        signatures.append(signature)
-    return _digest(signatures, extra) == digest
-
-
-_UNSEEN = "?"  # no stat signature is this
-
-
-def _digest(signatures: list[str | None], extra: str) -> str:
-    text = "\0".join([s or "-" for s in signatures])
-    return hashlib.sha256(f"{text}\0\0{extra}".encode()).hexdigest()
-
-
-def lookup(folder: Path, key: str) -> tuple[int, str] | None:
-    """The stored exit code and report, when everything they depend on is unchanged."""
-    try:
-        entry = json.loads((folder / FOLDER / f"{key}.json").read_bytes())
-        if entry["date"] != dt.date.today().isoformat():
-            return None
-        until = entry["until"]
-        if until is not None and time.time() >= until:
-            return None
-        gpg = gpg_path()
-        if gpg is None or [gpg, stat_of(gpg, True, follow=True)] != entry["gpg"]:
-            return None
-        if not unchanged(entry["paths"], entry["digest"]):
-            return None
-        code, out = entry["code"], entry["out"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return (code, out) if isinstance(code, int) and isinstance(out, str) else None
-
-
-def store(folder: Path, key: str, code: int, out: str, inputs: Seen,
-          valid_until: float | None, today: dt.date) -> None:
-    """Remember a report; a cache that cannot be written is no error."""
-    from package_trust.atomic import write_atomic
-    from package_trust.cache.folder import private_folder
-
-    gpg = gpg_path()
-    if gpg is None:
-        return
-    paths, digest = stamp(inputs)
-    entry: dict[str, Any] = {
-        "date": today.isoformat(),
-        "until": valid_until,
-        "gpg": [gpg, stat_of(gpg, True, follow=True)],
-        "paths": paths,
-        "digest": digest,
-        "code": code,
-        "out": out,
-    }
-    results = folder / FOLDER
-    try:
-        private_folder(folder)
-        private_folder(results)
-        write_atomic(results / f"{key}.json", json.dumps(entry).encode(), mode=0o600,
-                     durable=False)
-        entries = sorted(results.glob("*.json"), key=lambda p: p.stat().st_mtime)
-        for old in entries[:-MAX_ENTRIES]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass
+def _bound(row: Result) -> str:
+    """What a result row's digest covers besides the stat signatures: all of the row."""
+    text = hashlib.sha256(row.result.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{row.id.hex()}\0{row.inputs}\0{row.gpg}\0{row.since}\0{row.valid_until}\0{text}"

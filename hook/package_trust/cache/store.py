@@ -1,48 +1,110 @@
-"""The verification cache's database: SQLite in WAL mode, safe for checks running at once.
+"""The cache's one database: SQLite in WAL mode, safe for checks running at once.
 
-``verification`` holds good verifications by the SHA-256 of the statement; ``keyring``
-holds gpg's listing of a set of key files and the keybox gpg built from them (copied into
-a new keyring instead of importing the keys again); ``verdict`` holds audited packages'
-verdicts.
-What may be reused is decided by cache.py and verdicts.py.
-Every error is swallowed here (a miss, not a crash); a file that is not a database, or
-a corrupt one, is deleted and started afresh.
+Four tables, each of one typed row (below), all kept alike. A row is found by its id, the
+SHA-256 of what it answers for (the table's key is the id's first 8 bytes as an integer,
+which SQLite looks up fastest; the whole id is compared). One expiry rule: a row is read
+back only until its ``valid_until`` (None: no expiry of its own). One decoder: a row
+whose values are not of its table's types is a miss. One pruning rule (``_prune``): rows
+past their time go, and each table keeps its newest ``limit`` rows.
+What a row may be reused for is decided by the module that keeps it: verifier.py,
+verdicts.py, results.py. Every error is a miss here, never a crash; a file that is not a
+database, or a corrupt one, is deleted and started afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from package_trust.cache.folder import private_folder
-from package_trust.check.gpg import KeyInfo
+from package_trust.check.folders import private_folder
 
 FILE_NAME = "verifications.sqlite3"
-SCHEMA_VERSION = 3
-KEYRING_TTL = 24 * 3600  # a keyring listing is rebuilt at least daily
-MAX_ENTRIES = 200_000
+SCHEMA_VERSION = 4
 BUSY_SECONDS = 10.0
-_CHUNK = 500  # statements per SELECT
-_FIELDS = "plaintext, primary_key, signer, signed_at, expires, uid, key_digest, gpg, valid_until"
-_VERDICT_FIELDS = "package, paths, digest, signed_at, valid_until, signers, body"
-_SCHEMA = (
-    "CREATE TABLE verification (statement BLOB PRIMARY KEY, plaintext BLOB NOT NULL, "
-    "primary_key TEXT NOT NULL, signer TEXT NOT NULL, signed_at INTEGER, expires INTEGER, "
-    "uid TEXT, key_digest TEXT NOT NULL, gpg TEXT NOT NULL, valid_until INTEGER, "
-    "stored_at INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE keyring (id TEXT PRIMARY KEY, listing TEXT NOT NULL, keybox BLOB, "
-    "notices TEXT NOT NULL, valid_until INTEGER NOT NULL) WITHOUT ROWID",
-    # keyed by the first 8 bytes of the package id, which is faster to look up than a blob
-    "CREATE TABLE verdict (k INTEGER PRIMARY KEY, package BLOB NOT NULL, paths TEXT NOT NULL, "
-    "digest TEXT NOT NULL, signed_at INTEGER, valid_until INTEGER, signers TEXT NOT NULL, "
-    "body TEXT NOT NULL, stored_at INTEGER NOT NULL)",
-)
-_TABLES = ("verification", "keyring", "verdict")
+_CHUNK = 500  # ids per SELECT
+R = TypeVar("R", bound=tuple[Any, ...])
 T = TypeVar("T")
+_B, _S, _I = (bytes,), (str,), (int,)
+_BN, _SN, _IN = (bytes, type(None)), (str, type(None)), (int, type(None))
+
+
+class Verified(NamedTuple):
+    """A good verification (verifier.py); id: the SHA-256 of the statement."""
+
+    id: bytes
+    plaintext: bytes
+    primary_key: str
+    signer: str
+    signed_at: int | None
+    expires: int | None
+    uid: str | None
+    key_digest: str
+    gpg: str
+    valid_until: int | None
+
+
+class Listing(NamedTuple):
+    """gpg's listing of a set of key files, the keybox it built and the notices about
+    them (verifier.py); id: the SHA-256 of the files and the gpg binary."""
+
+    id: bytes
+    listing: str
+    keybox: bytes | None
+    notices: str
+    valid_until: int | None
+
+
+class Verdict(NamedTuple):
+    """An audited package's verdict (verdicts.py); id: the SHA-256 of all it rests on."""
+
+    id: bytes
+    paths: str
+    digest: str
+    signed_at: int
+    signers: str
+    body: str
+    valid_until: int | None
+
+
+class Result(NamedTuple):
+    """A passing check's result (results.py); id: the SHA-256 of the command."""
+
+    id: bytes
+    inputs: str
+    gpg: str
+    since: int
+    paths: str
+    digest: str
+    result: str
+    valid_until: int | None
+
+
+class Table(Generic[R]):
+    """A table: its name, its row, the types each column may hold, the rows it keeps."""
+
+    def __init__(self, name: str, make: Callable[[Iterable[Any]], R], fields: Sequence[str],
+                 types: Sequence[tuple[type, ...]], limit: int):
+        assert fields[0] == "id" and fields[-1] == "valid_until" and len(fields) == len(types)
+        self.name, self.make, self.fields, self.types, self.limit = (
+            name, make, tuple(fields), tuple(types), limit)
+
+    def decode(self, values: Sequence[Any]) -> R | None:
+        """The row, if every value is of its column's type (bool is not int)."""
+        for value, ok in zip(values, self.types, strict=True):
+            if type(value) not in ok:
+                return None
+        return self.make(values)
+
+
+VERIFIED = Table("verification", Verified._make, Verified._fields,
+                 (_B, _B, _S, _S, _IN, _IN, _SN, _S, _S, _IN), 200_000)
+LISTINGS = Table("keyring", Listing._make, Listing._fields, (_B, _S, _BN, _S, _IN), 1_000)
+VERDICTS = Table("verdict", Verdict._make, Verdict._fields, (_B, _S, _S, _I, _S, _S, _IN), 200_000)
+RESULTS = Table("result", Result._make, Result._fields, (_B, _S, _S, _I, _S, _S, _S, _IN), 64)
+TABLES: tuple[Table[Any], ...] = (VERIFIED, LISTINGS, VERDICTS, RESULTS)
 
 
 class Store:
@@ -72,109 +134,43 @@ class Store:
             self._db.close()
             self._db = None
 
-    def get_many(self, ids: Sequence[bytes]) -> dict[bytes, tuple[Any, ...]]:
-        """The rows stored for these statement hashes."""
-        return self._select("verification", "statement", _FIELDS, ids)
+    def get(self, table: Table[R], ids: Sequence[bytes], now: float) -> dict[bytes, R]:
+        """The rows kept for these ids, not expired at ``now``, each of the table's types."""
+        columns = ", ".join(table.fields)
 
-    def verdicts(self, ids: Sequence[bytes]) -> dict[bytes, tuple[Any, ...]]:
-        """The verdicts stored for these package ids (verdicts.py): the row's fields,
-        the package id first."""
-        found = self._select("verdict", "k", _VERDICT_FIELDS, [_short(i) for i in ids])
-        wanted = set(ids)
-        return {row[0]: row for row in found.values() if row[0] in wanted}
-
-    def put_verdicts(self, rows: list[tuple[Any, ...]], now: float) -> None:
-        """Store rows: the fields named in ``_VERDICT_FIELDS``, the package id first."""
-        self._insert("verdict", "k", _VERDICT_FIELDS, [(_short(r[0]), *r) for r in rows], now)
-
-    def _select(
-        self, table: str, key: str, fields: str, ids: Sequence[bytes | int]
-    ) -> dict[Any, tuple[Any, ...]]:
-        def get(db: sqlite3.Connection) -> dict[Any, tuple[Any, ...]]:
-            rows: dict[Any, tuple[Any, ...]] = {}
+        def get(db: sqlite3.Connection) -> dict[bytes, R]:
+            found: dict[bytes, R] = {}
             for at in range(0, len(ids), _CHUNK):
-                chunk = ids[at : at + _CHUNK]
-                sql = (
-                    f"SELECT {key}, {fields} FROM {table} "
-                    f"WHERE {key} IN ({','.join('?' * len(chunk))})"
-                )
-                rows.update((row[0], row[1:]) for row in db.execute(sql, chunk))
-            return rows
+                chunk = [_short(i) for i in ids[at : at + _CHUNK]]
+                sql = (f"SELECT {columns} FROM {table.name} WHERE k IN "
+                       f"({','.join('?' * len(chunk))}) AND "
+                       "(valid_until IS NULL OR valid_until > ?)")
+                for values in db.execute(sql, (*chunk, now)):
+                    row = table.decode(values)
+                    if row is not None:
+                        found[row[0]] = row
+            return found
 
-        return self._run(get) or {}
+        wanted = set(ids)
+        return {i: row for i, row in (self._run(get) or {}).items() if i in wanted}
 
-    def _insert(
-        self, table: str, key: str, fields: str, rows: list[tuple[Any, ...]], now: float
-    ) -> None:
+    def put(self, table: Table[R], rows: Sequence[R], now: float, prune: bool = False) -> None:
+        """Keep ``rows`` (each replacing the row of its id); ``prune``: the whole
+        database, in the same transaction (verifier.py asks when it lists a keyring,
+        which it does at least daily while checks verify anything)."""
+        columns = ", ".join(("k", *table.fields, "stored_at"))
+        marks = ",".join("?" * (len(table.fields) + 2))
+
         def put(db: sqlite3.Connection) -> None:
-            marks = ",".join("?" * (fields.count(",") + 3))
             with _transaction(db):
-                db.executemany(
-                    f"INSERT OR REPLACE INTO {table} ({key}, {fields}, stored_at) "
-                    f"VALUES ({marks})",
-                    [(*row, int(now)) for row in rows],
-                )
+                if prune:
+                    _prune(db, now)
+                db.executemany(f"INSERT OR REPLACE INTO {table.name} ({columns}) "
+                               f"VALUES ({marks})",
+                               [(_short(row[0]), *row, int(now)) for row in rows])
 
         if rows:
             self._run(put)
-
-    def put_many(self, rows: list[tuple[Any, ...]], now: float) -> None:
-        """Store rows: the statement's hash, then the fields named in ``_FIELDS``."""
-        self._insert("verification", "statement", _FIELDS, rows, now)
-
-    def keyring(
-        self, listing_id: str, now: float
-    ) -> tuple[dict[str, KeyInfo], bytes | None, list[str]] | None:
-        """The keyring listing, keybox and notices stored under ``listing_id``, while
-        fresh."""
-
-        def get(db: sqlite3.Connection) -> tuple[Any, ...] | None:
-            row: tuple[Any, ...] | None = db.execute(
-                "SELECT listing, keybox, notices FROM keyring WHERE id = ? AND valid_until > ?",
-                (listing_id, now),
-            ).fetchone()
-            return row
-
-        row = self._run(get)
-        if row is None or not isinstance(row[0], str) or not isinstance(row[2], str):
-            return None
-        keys, notices = _load_listing(row[0]), _load_notices(row[2])
-        if keys is None or notices is None:
-            return None
-        return keys, row[1] if type(row[1]) is bytes else None, notices
-
-    def put_keyring(
-        self, listing_id: str, keys: dict[str, KeyInfo], keybox: bytes | None, now: float,
-        notices: list[str],
-    ) -> None:
-        """Store a listing for a day at most (less if a key expires); prune what lapsed."""
-        expiries = [
-            t
-            for k in keys.values()
-            for t in (k.expires, *k.subkey_expires.values())
-            if t is not None and t > now
-        ]
-        until = int(min([now + KEYRING_TTL, *expiries]))
-
-        def put(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.execute("DELETE FROM keyring WHERE valid_until <= ?", (now,))
-                for table, key in (("verification", "statement"), ("verdict", "k")):
-                    db.execute(f"DELETE FROM {table} WHERE valid_until <= ?", (now,))
-                    (count,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
-                    if count > MAX_ENTRIES:
-                        db.execute(
-                            f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} "
-                            "ORDER BY stored_at LIMIT ?)",
-                            (count - MAX_ENTRIES,),
-                        )
-                db.execute(
-                    "INSERT OR REPLACE INTO keyring (id, listing, keybox, notices, valid_until) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (listing_id, _dump_listing(keys), keybox, json.dumps(notices), until),
-                )
-
-        self._run(put)
 
     def _run(self, action: Callable[[sqlite3.Connection], T]) -> T | None:
         """Run ``action``; on a corrupt database, start a new one; on any error, None."""
@@ -182,9 +178,9 @@ class Store:
             return None
         try:
             return action(self._db)
-        except sqlite3.Error as e:  # locked, read-only, full: skip; not a database: rebuild
-            if type(e) is sqlite3.DatabaseError:
-                self._rebuild()
+        except (sqlite3.Error, ValueError, OverflowError) as e:  # locked, read-only, full,
+            if type(e) is sqlite3.DatabaseError:  # a name not in UTF-8: skip; not a
+                self._rebuild()  # database: rebuild
             return None
 
     def _rebuild(self) -> None:
@@ -198,9 +194,21 @@ class Store:
             self._db = None
 
 
-def _short(package_id: bytes) -> int:
-    """The verdict table's key: the id's first 8 bytes, as SQLite's 64-bit integer."""
-    return int.from_bytes(package_id[:8], "big", signed=True)
+def _prune(db: sqlite3.Connection, now: float) -> None:
+    """The one pruning rule: rows past their time go (and any whose time is not a
+    number), then each table keeps its newest ``limit`` rows."""
+    for t in TABLES:
+        db.execute(f"DELETE FROM {t.name} WHERE valid_until <= ? OR NOT "
+                   "typeof(valid_until) IN ('integer', 'null')", (now,))
+        (count,) = db.execute(f"SELECT count(*) FROM {t.name}").fetchone()
+        if count > t.limit:
+            db.execute(f"DELETE FROM {t.name} WHERE k IN (SELECT k FROM {t.name} "
+                       "ORDER BY stored_at LIMIT ?)", (count - t.limit,))
+
+
+def _short(row_id: bytes) -> int:
+    """A table's key: the id's first 8 bytes, as SQLite's 64-bit integer."""
+    return int.from_bytes(row_id[:8], "big", signed=True)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -211,21 +219,28 @@ def _connect(path: Path) -> sqlite3.Connection:
         # cut may then damage the database: what SQLite finds damaged is rebuilt
         # (_rebuild); a row damaged otherwise is not reused, as every row is checked
         # against what it is reused for (a verification against the statement's bytes,
-        # a verdict against a digest of the whole row, a listing against its keys' bytes).
+        # a verdict or a result against a digest of the whole row, a listing against its
+        # keys' bytes).
         db.execute("PRAGMA synchronous=OFF")
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             db.execute("PRAGMA journal_mode=WAL")
             with _transaction(db):
                 if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                    for table in _TABLES:
-                        db.execute(f"DROP TABLE IF EXISTS {table}")
-                    for sql in _SCHEMA:
-                        db.execute(sql)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    _create(db)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _create(db: sqlite3.Connection) -> None:
+    """Every table afresh: untyped columns, so that a value keeps the type it was given
+    (and ``Table.decode`` sees a damaged one)."""
+    for t in TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {t.name}")
+        db.execute(f"CREATE TABLE {t.name} (k INTEGER PRIMARY KEY, {', '.join(t.fields)}, "
+                   "stored_at INTEGER NOT NULL)")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 @contextlib.contextmanager
@@ -238,42 +253,3 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-def _dump_listing(keys: dict[str, KeyInfo]) -> str:
-    return json.dumps([
-        [k.fingerprint, list(k.uids), k.expires, k.revoked, k.subkeys, k.digest,
-         k.subkey_expires]
-        for k in keys.values()
-    ])
-
-
-def _load_listing(text: str) -> dict[str, KeyInfo] | None:
-    """The listing ``_dump_listing`` wrote, or None if it is not exactly that shape."""
-    try:
-        keys = {}
-        for fpr, uids, expires, revoked, subkeys, digest, subkey_expires in json.loads(text):
-            if not (
-                isinstance(fpr, str) and isinstance(digest, str) and type(revoked) is bool
-                and isinstance(uids, list) and all(isinstance(u, str) for u in uids)
-                and (expires is None or type(expires) is int)
-                and isinstance(subkeys, dict) and isinstance(subkey_expires, dict)
-                and all(type(r) is bool for r in subkeys.values())
-                and all(t is None or type(t) is int for t in subkey_expires.values())
-            ):
-                return None
-            keys[fpr] = KeyInfo(fpr, tuple(uids), expires, revoked, subkeys, digest,
-                                subkey_expires)
-        return keys
-    except (ValueError, TypeError):
-        return None
-
-
-def _load_notices(text: str) -> list[str] | None:
-    """The notices ``put_keyring`` wrote, or None if they are not a list of strings."""
-    try:
-        notices = json.loads(text)
-    except ValueError:
-        return None
-    ok = isinstance(notices, list) and all(isinstance(n, str) for n in notices)
-    return notices if ok else None

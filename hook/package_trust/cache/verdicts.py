@@ -1,25 +1,29 @@
 """Package verdicts: a check reads and judges again only the packages whose statements
-changed since an earlier check found them audited.
+changed since an earlier check found them audited (the engine's ``VerdictMemo``).
 
-A verdict is the judged statements of one audited package. It is kept in the verification
-cache's database (cachedb.py) under the SHA-256 of everything the judgement rests on:
+A verdict is the judged statements of one audited package. It is kept in the cache's
+database (store.py's ``verdict`` table) under the SHA-256 of everything the judgement
+rests on:
 
 - the package's name and version, and the sha512 its lockfile entry names;
 - the policy's minimum number of signatures and its trusted keys (fingerprints, names);
-- the ledgers (description, revision), the bytes of all their key files, the gpg binary
-  (``CachedVerifier.keyring_id``) and package-trust's version.
+- the ledgers (where each is read from, its description and revision), the bytes of all
+  their key files, the gpg binary (``CachedVerifier.keyring_id``) and package-trust's
+  version.
 
 It also records the stat signature of every folder and file read for the package, in
-every ledger (``Ledger.seen``; resultcache.stamp): a statement added, changed, removed,
-renamed, replaced or put behind a link, or a folder appearing where none was, and the
-verdict no longer holds. That digest covers the stored verdict's own text too, so a
-verdict comes back exactly as it was stored, or not at all. It is not reused from the
-first moment a key or signature it involves expires, nor while the clock reads earlier
-than a signature it counted. Exemptions and everything else the engine decides without
-the ledger are decided afresh by every check. Only audited verdicts are kept, so a
-failing package is always judged afresh, and a check that reads a git ledger (which a
-fetch may move) neither keeps nor reuses any. The threat model is the verification
-cache's (cache.py).
+every ledger (``Traced.seen``; stamp.py): a statement added, changed, removed, renamed,
+replaced or put behind a link, or a folder appearing where none was, and the verdict no
+longer holds. A git ledger at a pinned commit reads nothing that can change: its
+verdicts are kept by the commit id alone. That digest covers the stored verdict's own
+text too, so a verdict comes back exactly as it was stored, or not at all. It is not
+reused from the first moment a key or signature it involves expires, nor while the
+clock reads earlier than a signature it counted. Exemptions and everything else the
+engine decides without the ledger are decided afresh by every check. Only audited
+verdicts are kept, so a failing package is always judged afresh; a check that reads a
+ledger that cannot tell what would change its answers (a git branch, which a fetch may
+move) neither keeps nor reuses any. The threat model is the verification cache's
+(verifier.py).
 """
 
 from __future__ import annotations
@@ -27,147 +31,113 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Sequence
 
 from package_trust import __version__
-from package_trust.cache.results import Seen, stamp, unchanged
-from package_trust.cache.store import Store
-from package_trust.cache.verifier import CachedVerifier, valid_until
+from package_trust.cache.codec import StoredStatements, statements_text
+from package_trust.cache.stamp import stamp, unchanged
+from package_trust.cache.store import VERDICTS, Store, Verdict
+from package_trust.cache.verifier import valid_until
+from package_trust.check.filestat import Stats
 from package_trust.check.gpg import KeyInfo, Verification
-from package_trust.check.ledger import Ledger, LedgerFile
+from package_trust.check.interfaces import Record
+from package_trust.check.ledger import Ledger, Traced, traced
 from package_trust.check.policy import Policy
-from package_trust.check.result import PackageResult, StatementResult, Status
+from package_trust.check.result import StatementResult, Status
 
-_SCHEMA = 1
-Stored = tuple[PackageResult, tuple[Any, ...]]  # a package, and the verdict row kept for it
-_FIELDS = StatementResult._fields
+_SCHEMA = 2
+
+
+def open_verdicts(store: Store, keyring_id: bytes, policy: Policy, ledgers: Sequence[Ledger]
+                  ) -> Verdicts | None:
+    """The verdicts for this check; None when a ledger cannot tell what would change its
+    answers."""
+    watched = [w for w in map(traced, ledgers) if w is not None]
+    if len(watched) != len(ledgers):
+        return None
+    trusted = sorted((k.fingerprint, k.name) for k in policy.trusted_keys)
+    scope = [_SCHEMA, __version__, StatementResult._fields, keyring_id.hex(),
+             policy.minimum_signatures, trusted,
+             [(x.location, x.description, x.revision) for x in watched]]
+    return Verdicts(store, json.dumps(scope).encode(), watched)
 
 
 class Verdicts:
-    """The verdicts kept for one policy, set of ledgers and keyring."""
+    """The verdicts kept for one policy, set of ledgers and keyring. ``record.memo``
+    holds a record's kept verdict, then what reading its statements saw."""
 
-    def __init__(self, store: Store, scope: bytes):
-        self._store = store
+    def __init__(self, store: Store, scope: bytes, ledgers: list[Traced]):
+        self._store, self._ledgers = store, ledgers
         self._scope = hashlib.sha256(scope + b"\0")
         # Every path a kept verdict rests on, stat'ed once: what the reused verdicts rest
-        # on (and a few more), for the whole-result cache (resultcache.py)
-        self.seen: Seen = {}
+        # on (and a few more), for a kept result (results.py)
+        self.seen: Stats = {}
         self.valid_until: int | None = None
 
-    @classmethod
-    def open(cls, verifier: object, policy: Policy, ledgers: Sequence[Ledger]) -> Verdicts | None:
-        """The verdicts for this check, or None when none may be kept or reused."""
-        if not isinstance(verifier, CachedVerifier) or any(x.observed is None for x in ledgers):
-            return None
-        scope = [_SCHEMA, __version__, _FIELDS, verifier.keyring_id, policy.minimum_signatures,
-                 sorted((k.fingerprint, k.name) for k in policy.trusted_keys),
-                 [(x.location, x.description, x.revision) for x in ledgers]]
-        return cls(verifier.store, json.dumps(scope).encode())
-
-    def _id(self, pkg: PackageResult, digest: bytes) -> bytes:
+    def _id(self, r: Record) -> bytes:
         h = self._scope.copy()  # names and versions hold no NUL (names.py), the digest last
-        h.update(b"\0".join((pkg.name.encode(), pkg.version.encode(), digest)))
+        h.update(b"\0".join((r.pkg.name.encode(), r.pkg.version.encode(), r.digest)))
         return h.digest()
 
-    def fetch(self, pending: Sequence[tuple[PackageResult, bytes]]) -> list[Stored]:
-        """The verdicts kept for pending packages, not yet known to hold (``reuse``)."""
-        ids = [self._id(pkg, digest) for pkg, digest in pending]
-        rows = self._store.verdicts(ids)
-        return [(pkg, row) for (pkg, _), i in zip(pending, ids, strict=True)
-                if (row := rows.get(i)) is not None]
+    def recall(self, records: Sequence[Record]) -> tuple[list[Record], list[Record]]:
+        ids = [self._id(r) for r in records]
+        rows = self._store.get(VERDICTS, ids, time.time())
+        kept: list[Record] = []
+        fresh: list[Record] = []
+        for r, i in zip(records, ids, strict=True):
+            r.memo = rows.get(i)
+            (fresh if r.memo is None else kept).append(r)
+        return kept, fresh
 
-    def reuse(self, stored: list[Stored]) -> set[int]:
-        """Fill in every package whose verdict still holds; their ``id()``s."""
+    def read(self, record: Record) -> None:
+        seen: Stats = {}
+        for ledger in self._ledgers:
+            seen.update(ledger.seen(record.pkg.name, record.pkg.version))
+        record.memo = seen
+
+    def reuse(self, records: list[Record]) -> list[Record]:
         now = time.time()
-        return {id(pkg) for pkg, row in stored if self._reuse(pkg, row, now)}
+        return [r for r in records if not self._reuse(r, r.memo, now)]
 
-    def _reuse(self, pkg: PackageResult, row: tuple[Any, ...], now: float) -> bool:
-        package, paths, digest, signed_at, until, signers, body = row
-        if type(signed_at) is not int or signed_at > now:  # the clock went back
+    def _reuse(self, r: Record, row: Verdict, now: float) -> bool:
+        if row.signed_at > now:  # the clock went back
             return False
-        if until is not None and (type(until) is not int or now >= until):
-            return False
-        if not (all(type(x) is str for x in (paths, digest, signers, body))
-                and unchanged(paths, digest, _bound(package, signed_at, until, signers, body),
-                              self.seen)):
+        if not unchanged(row.paths, row.digest, _bound(row), self.seen):
             return False
         # As stored (the digest says so): audited by these signers, with these statements.
+        pkg = r.pkg
         pkg.status, pkg.problems = Status.AUDITED, []
-        pkg.signers = json.loads(signers)
+        pkg.signers = json.loads(row.signers)
         pkg.signatures = len(pkg.signers)
-        pkg.statements = StoredStatements(body)
-        if until is not None and (self.valid_until is None or until < self.valid_until):
-            self.valid_until = until
+        pkg.statements = StoredStatements(row.body)
+        if row.valid_until is not None:
+            self.valid_until = min(row.valid_until, self.valid_until or row.valid_until)
         return True
 
-    def remember(
-        self,
-        judged: Iterable[tuple[PackageResult, bytes, list[LedgerFile], Seen | None]],
-        ledgers: Sequence[Ledger],
-        verified: dict[bytes, Verification],
-        keys: dict[str, KeyInfo],
-    ) -> None:
+    def remember(self, records: Sequence[Record], verified: dict[bytes, Verification],
+                 keys: dict[str, KeyInfo]) -> None:
         """Keep the verdict of every package judged audited, with what was read for it
-        (``read_for``, taken when its statements were read)."""
+        (noted by ``read``, as its statements were read)."""
         rows = []
-        for pkg, digest, files, seen in judged:
+        for r in records:
+            pkg, seen = r.pkg, r.memo
             if pkg.status is not Status.AUDITED:
                 continue
-            checks = [verified[f.data] for f in files if f.data in verified]
+            checks = [verified[f.data] for f in r.files if f.data in verified]
             times = [v.signed_at for v in checks if v.signed_at is not None]
-            if seen is None or not times or len(pkg.signers) != pkg.signatures:
+            if not times or len(pkg.signers) != pkg.signatures:
                 continue
-            signers = json.dumps(pkg.signers)
-            body = json.dumps(list(pkg.statements))  # each statement as a list of fields
-            package, signed_at, until = self._id(pkg, digest), max(times), _until(checks, keys)
-            paths, stamped = stamp(seen, _bound(package, signed_at, until, signers, body))
-            rows.append((package, paths, stamped, signed_at, until, signers, body))
-        self._store.put_verdicts(rows, time.time())
+            row = Verdict(self._id(r), "", "", max(times), json.dumps(pkg.signers),
+                          statements_text(pkg.statements), _until(checks, keys))
+            paths, digest = stamp(seen, _bound(row))
+            rows.append(row._replace(paths=paths, digest=digest))
+        self._store.put(VERDICTS, rows, time.time())
 
 
-class StoredStatements(Sequence[StatementResult]):
-    """A verdict's statements, decoded when first read (most reports never read them)."""
-
-    def __init__(self, text: str):
-        self._text = text
-        self._items: list[StatementResult] | None = None
-
-    def _load(self) -> list[StatementResult]:
-        if self._items is None:
-            self._items = [StatementResult(*row) for row in json.loads(self._text)]
-        return self._items
-
-    @overload
-    def __getitem__(self, index: int) -> StatementResult: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[StatementResult]: ...
-
-    def __getitem__(self, index: int | slice) -> StatementResult | Sequence[StatementResult]:
-        return self._load()[index]
-
-    def __len__(self) -> int:
-        return len(self._load())
-
-    def __iter__(self) -> Iterator[StatementResult]:
-        return iter(self._load())
-
-
-def _bound(package: bytes, signed_at: Any, until: Any, signers: str, body: str) -> str:
+def _bound(row: Verdict) -> str:
     """What a verdict row's digest covers besides the stat signatures: all of the row."""
-    return f"{package.hex()}\0{signed_at}\0{until}\0{signers}\0{body}"
-
-
-def read_for(ledgers: Sequence[Ledger], pkg: PackageResult) -> Seen | None:
-    """What every ledger read for the package, just now; None if one cannot tell."""
-    seen: Seen = {}
-    for ledger in ledgers:
-        part = ledger.seen(pkg.name, pkg.version)
-        if part is None:
-            return None
-        seen.update(part)
-    return seen
+    return (f"{row.id.hex()}\0{row.signed_at}\0{row.valid_until}\0{row.signers}\0"
+            f"{row.body}")
 
 
 def _until(checks: list[Verification], keys: dict[str, KeyInfo]) -> int | None:

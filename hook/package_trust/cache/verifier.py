@@ -1,24 +1,23 @@
 """The verification cache: a check repeats no verification it has already made.
 
-Only good verifications are kept, in ``$XDG_CACHE_HOME/package-trust/verifications.sqlite3``
-(default ``~/.cache/package-trust/``), keyed by the SHA-256 of the statement's bytes. An
-entry is reused only while everything that made it good still holds:
+Only good verifications are kept (store.py's ``verification`` table), by the SHA-256 of
+the statement's bytes. One is reused only while everything that made it good still holds:
 
 - the signer's key, as gpg lists the ledgers' current keys/, has the same digest (a
   revocation, a new expiry, any change to that key forgets its entries, and only its)
   and neither it nor the signing subkey is revoked or expired;
 - the moment the result would change (signature or key expiry) has not come;
-- the same gpg binary made it;
+- the same gpg binary made it (``folder.gpg_identity``);
 - it is re-bound to the statement's bytes: the remembered text must be the statement's
   own cleartext, the remembered signer and times those in its signature packet.
 
 Anything else (a miss, a malformed row, a locked, corrupt or unreadable database) means
-gpg verifies afresh; a corrupt database is deleted and rebuilt (cachedb.py). Failures are
-never kept. The engine still binds every statement to the package's name, version and
-integrity and to the policy's trusted keys. gpg's listing of the keys is cached too, with
-the notices about key files not used (keyfiles.py), keyed by the key files' names, bytes
-and read problems and the gpg binary, for a day at most, so a check answered entirely
-from the cache starts no gpg process; the keyring is built only for a miss.
+gpg verifies afresh. Failures are never kept. The engine still binds every statement to
+the package's name, version and integrity and to the policy's trusted keys. gpg's
+listing of the keys is kept too (the ``keyring`` table), with the notices about key
+files not used (keyfiles.py), by the key files' names, bytes and read problems and the
+gpg binary, for a day at most, so a check answered entirely from the cache starts no gpg
+process; the keyring is built only for a miss.
 
 Threat model: the cache lives in a folder the user owns, mode 0700 (any other folder is
 not used). Whoever can write there can already change the user's hook, virtualenv or
@@ -29,64 +28,44 @@ gpg, so the cache does not defend against them beyond the checks above. Run with
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
 
-from package_trust.cache.folder import directory, enabled
-from package_trust.cache.store import Store
-from package_trust.check.gpg import KeyInfo, Keyring, Verification, check_key, gpg_binary
+from package_trust.cache.store import LISTINGS, VERIFIED, Listing, Store, Verified
+from package_trust.check.gpg import KeyInfo, Keyring, Verification, check_key
+from package_trust.check.ledger import LedgerFile
 
-if TYPE_CHECKING:
-    from package_trust.check.ledger.interface import LedgerFile
-
-_INT_OR_NONE = (int, type(None))
-_STR_OR_NONE = (str, type(None))
-
-
-def open_verifier(files: Sequence[LedgerFile]) -> CachedVerifier | Keyring:
-    """The verifier a check uses: the cache in front of a keyring, unless disabled."""
-    try:
-        store = Store.open(directory()) if enabled() else None
-    except RuntimeError:  # no home folder: no cache
-        store = None
-    if store is None:
-        return Keyring(files)
-    try:
-        return CachedVerifier(files, store)
-    except BaseException:
-        store.close()
-        raise
+KEYRING_TTL = 24 * 3600  # a keyring listing is made afresh at least daily
 
 
 class CachedVerifier:
-    """The cache in front of a ``Keyring`` that is built only when gpg is needed."""
+    """The cache in front of a ``Keyring`` that is built only when gpg is needed; it
+    also tells when the first key or signature it answered with expires."""
 
-    def __init__(self, files: Sequence[LedgerFile], store: Store):
-        binary = gpg_binary()  # fail closed without gpg, even when nothing needs it
-        st = os.stat(binary)
-        self._gpg = f"{binary}:{st.st_size}:{st.st_mtime_ns}"
-        self._files = files
-        self.store = store
+    def __init__(self, files: Sequence[LedgerFile], store: Store, gpg: str):
+        self._files, self._store, self._gpg = files, store, gpg
         self._ring: Keyring | None = None
-        digest = hashlib.sha256(self._gpg.encode() + b"\0")
+        digest = hashlib.sha256(gpg.encode("utf-8", "surrogatepass") + b"\0")
         for f in files:  # the notices name the files, and say what was wrong with them
-            for part in (f.origin.encode(), (f.problem or "").encode(), f.data):
+            for part in (f.origin.encode("utf-8", "surrogatepass"),
+                         (f.problem or "").encode(), f.data):
                 digest.update(len(part).to_bytes(8, "big") + part)
-        self.keyring_id = digest.hexdigest()
-        listed = store.keyring(self.keyring_id, time.time())
+        self.keyring_id = digest.digest()
+        now = time.time()
+        listed = _listed(store.get(LISTINGS, [self.keyring_id], now).get(self.keyring_id))
         self.keys, self._keybox, self.notices = listed or ({}, None, [])
         if listed is None:  # gpg lists the keys: remember that, the keybox and the notices
-            self._ring = Keyring(self._files)
+            self._ring = Keyring(files)
             self.keys, self.notices = self._ring.keys, self._ring.notices
-            store.put_keyring(self.keyring_id, self.keys, self._ring.keybox(), time.time(),
-                              self.notices)
+            row = _listing(self.keyring_id, self.keys, self._ring.keybox(), self.notices, now)
+            store.put(LISTINGS, [row], now, prune=True)
+        self.valid_until = _first(t for k in self.keys.values()
+                                  for t in (k.expires, *k.subkey_expires.values()))
 
     def close(self) -> None:
         if self._ring is not None:
             self._ring.close()
-        self.store.close()
 
     def verify_many(self, statements: Sequence[bytes]) -> list[Verification]:
         """Reuse what the cache holds; verify the rest with gpg and remember the good."""
@@ -97,11 +76,11 @@ class CachedVerifier:
         the background; the function returned waits for gpg and returns every result."""
         now = time.time()
         ids = [hashlib.sha256(s).digest() for s in statements]
-        rows = self.store.get_many(ids)
+        rows = self._store.get(VERIFIED, ids, now)
         results = [self._reuse(s, rows.get(i), now) for s, i in zip(statements, ids, strict=True)]
         missing = [n for n, v in enumerate(results) if v is None]
         if not missing:
-            return lambda: [v for v in results if v is not None]
+            return lambda: self._answered(results)
         if self._ring is None:  # the listing is cached (else __init__ built the keyring)
             self._ring = Keyring(self._files, self.keys, self._keybox)
         verifying = self._ring.start([statements[n] for n in missing])
@@ -111,35 +90,34 @@ class CachedVerifier:
             for n, v in zip(missing, verifying(), strict=True):
                 results[n] = v
                 key = self.keys.get(v.primary or "")
-                if v.good and key is not None and _bound(statements[n], v):
-                    keep.append((ids[n], v.plaintext, v.primary, v.signer, v.signed_at,
-                                 v.expires, v.uid, key.digest, self._gpg, valid_until(v, key)))
-            self.store.put_many(keep, now)
-            return [v for v in results if v is not None]
+                if v.good and key is not None and v.plaintext is not None and _bound(
+                        statements[n], v):
+                    keep.append(Verified(ids[n], v.plaintext, key.fingerprint, v.signer or "",
+                                         v.signed_at, v.expires, v.uid, key.digest, self._gpg,
+                                         valid_until(v, key)))
+            self._store.put(VERIFIED, keep, now)
+            return self._answered(results)
 
         return finish
 
-    def _reuse(
-        self, statement: bytes, row: tuple[Any, ...] | None, now: float
-    ) -> Verification | None:
+    def _answered(self, results: list[Verification | None]) -> list[Verification]:
+        answered = [v for v in results if v is not None]
+        self.valid_until = _first([self.valid_until, *(v.expires for v in answered)])
+        return answered
+
+    def _reuse(self, statement: bytes, row: Verified | None, now: float) -> Verification | None:
         """The remembered verification, if it still holds for exactly these bytes."""
         if row is None:
             return None
-        plaintext, primary, signer, signed_at, expires, uid, key_digest, gpg, until = row
-        key = self.keys.get(primary)
-        if key is None or key.digest != key_digest or gpg != self._gpg:
+        key = self.keys.get(row.primary_key)
+        if key is None or key.digest != row.key_digest or row.gpg != self._gpg:
             return None
-        if not (
-            type(plaintext) is bytes and type(signer) is str and type(uid) in _STR_OR_NONE
-            and type(signed_at) in _INT_OR_NONE and type(expires) in _INT_OR_NONE
-            and type(until) in _INT_OR_NONE
-        ):
-            return None
-        if signed_at is None or signed_at > now:  # the clock went back: gpg would refuse it
-            return None
-        v = Verification(plaintext, primary, signer, signed_at, expires, uid)
+        if row.signed_at is None or row.signed_at > now:  # the clock went back: gpg would
+            return None  # refuse it
+        v = Verification(row.plaintext, row.primary_key, row.signer, row.signed_at,
+                         row.expires, row.uid)
         limit = valid_until(v, key)
-        if (until is not None and now >= until) or (limit is not None and now >= limit):
+        if limit is not None and now >= limit:
             return None
         if not check_key(v, self.keys, now).good or not _bound(statement, v):
             return None
@@ -162,5 +140,48 @@ def _bound(statement: bytes, v: Verification) -> bool:
 def valid_until(v: Verification, key: KeyInfo) -> int | None:
     """When the verification stops holding: the first of signature, key, subkey expiry."""
     subkey = key.subkey_expires.get(v.signer or "") if v.signer != key.fingerprint else None
-    times = [t for t in (v.expires, key.expires, subkey) if t is not None]
-    return min(times) if times else None
+    return _first((v.expires, key.expires, subkey))
+
+
+def _first(times: Iterable[float | None]) -> int | None:
+    """The earliest of ``times`` (None: none)."""
+    return min((int(t) for t in times if t is not None), default=None)
+
+
+def _listing(listing_id: bytes, keys: dict[str, KeyInfo], keybox: bytes | None,
+             notices: list[str], now: float) -> Listing:
+    """A listing kept for a day at most (less if a key expires sooner)."""
+    expiries = [t for k in keys.values() for t in (k.expires, *k.subkey_expires.values())
+                if t is not None and t > now]
+    listing = json.dumps([[k.fingerprint, list(k.uids), k.expires, k.revoked, k.subkeys,
+                           k.digest, k.subkey_expires] for k in keys.values()])
+    return Listing(listing_id, listing, keybox, json.dumps(notices),
+                   int(min([now + KEYRING_TTL, *expiries])))
+
+
+def _listed(row: Listing | None) -> tuple[dict[str, KeyInfo], bytes | None, list[str]] | None:
+    """The keys, keybox and notices of a kept listing, or None if it is not exactly of
+    the shape ``_listing`` writes."""
+    if row is None:
+        return None
+    try:
+        keys = {}
+        for fpr, uids, expires, revoked, subkeys, digest, subkey_expires in json.loads(
+                row.listing):
+            if not (
+                isinstance(fpr, str) and isinstance(digest, str) and type(revoked) is bool
+                and isinstance(uids, list) and all(isinstance(u, str) for u in uids)
+                and (expires is None or type(expires) is int)
+                and isinstance(subkeys, dict) and isinstance(subkey_expires, dict)
+                and all(type(r) is bool for r in subkeys.values())
+                and all(t is None or type(t) is int for t in subkey_expires.values())
+            ):
+                return None
+            keys[fpr] = KeyInfo(fpr, tuple(uids), expires, revoked, subkeys, digest,
+                                subkey_expires)
+        notices = json.loads(row.notices)
+    except (ValueError, TypeError):
+        return None
+    if not (isinstance(notices, list) and all(isinstance(n, str) for n in notices)):
+        return None
+    return keys, row.keybox, notices

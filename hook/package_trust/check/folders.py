@@ -1,4 +1,5 @@
-"""Folders written into: only real folders below a root the user chose, never a link."""
+"""Folders written into: only real folders below a root the user chose, never a link;
+private folders (the git ledgers' clones, the cache)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,16 @@ def refuse_links(root: Path, folder: Path, what: str) -> None:
         if folder.is_symlink():
             raise PackageTrustError(f"is a link; refusing to write {what} through it", folder)
         folder = folder.parent
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` (mode 0700); refuse a link or another user's folder (OSError)."""
+    import os
+    import stat
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise OSError(f"{folder} is not a folder of this user")
+    if st.st_mode & 0o077:
+        os.chmod(folder, 0o700)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from package_trust.atomic import write_atomic
 from package_trust.check.ledger.gitcache import is_commit_id
-from package_trust.check.policy import LedgerSpec, YamlReader
+from package_trust.check.policy import LedgerSpec
+from package_trust.check.yamlread import YamlReader
 from package_trust.errors import LedgerError, PolicyError
 from package_trust.filenames import lock_path
 

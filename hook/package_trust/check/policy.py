@@ -1,21 +1,21 @@
 """trust-policy.yml: which keys a project trusts, how many signatures it needs, and its
 exemptions. Every error names the file and the line to fix.
 
-PyYAML is imported only to parse: a check may find the policy already parsed from the
-same bytes in its cache (``load(path, cache)``), as importing PyYAML alone costs the
-commit-time check a noticeable part of its time.
+PyYAML is imported only to parse, on libyaml where it can (yamlread.py); exemptions that
+name a package exactly are found by looking their name up (Exemptions).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import functools
 import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from package_trust import __version__, filenames
+from package_trust import filenames
+from package_trust.check.yamlread import YamlReader as YamlReader  # audit/ imports it here
 from package_trust.errors import PolicyError
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from package_trust.check.lockfile import Dependency
 
 DEFAULT_NAME = filenames.POLICY
-MAX_NESTING = 64  # mappings and lists within each other (a policy needs 4): PyYAML recurses
 _DECIMAL = re.compile(r"[1-9][0-9]*")
 FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 
@@ -67,13 +66,14 @@ class Exemption(NamedTuple):
 
     def matches(self, name: str, version: str) -> bool:
         """Whether this exemption names ``name@version``."""
-        pattern = self.package
-        at = pattern.rfind("@")
-        if at > 0:
-            if pattern[at + 1 :] != version:
-                return False
-            pattern = pattern[:at]
-        return fnmatch.fnmatchcase(name, pattern)
+        pattern, pinned = self.parts
+        return (pinned is None or pinned == version) and fnmatch.fnmatchcase(name, pattern)
+
+    @property
+    def parts(self) -> tuple[str, str | None]:
+        """The name (or glob) this exemption names, and the version, if it names one."""
+        at = self.package.rfind("@")
+        return (self.package[:at], self.package[at + 1 :]) if at > 0 else (self.package, None)
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
@@ -88,12 +88,50 @@ class LedgerSpec(NamedTuple):
     ref: str | None = None
 
 
+_GLOB = re.compile(r"[*?[]")  # what makes fnmatch's pattern more than the name itself
+
+
+class Exemptions(tuple[Exemption, ...]):
+    """A policy's exemptions, in file order; those naming a name exactly are found by
+    looking the name up, the globs (compiled once) by matching each: thousands of
+    exemptions cost a check little more than a few."""
+
+    _named: dict[tuple[str, str | None], list[int]]  # (name, version or None): positions
+    _globs: list[tuple[int, Callable[[str], object], str | None]]  # position, match, version
+
+    def __new__(cls, exemptions: Iterable[Exemption] = ()) -> Exemptions:
+        self = super().__new__(cls, exemptions)
+        self._named, self._globs = {}, []
+        for n, e in enumerate(self):
+            name, version = e.parts
+            if _GLOB.search(name):  # as fnmatch.fnmatchcase compiles it
+                self._globs.append((n, re.compile(fnmatch.translate(name)).match, version))
+            else:
+                self._named.setdefault((name, version), []).append(n)
+        return self
+
+    def naming(self, name: str, version: str) -> list[Exemption]:
+        """The exemptions that name ``name@version`` (``Exemption.matches``), in file order."""
+        found = [*self._named.get((name, None), ()), *self._named.get((name, version), ())]
+        found += [n for n, match, pinned in self._globs
+                  if (pinned is None or pinned == version) and match(name)]
+        return [self[n] for n in sorted(found)]
+
+
 class Policy(NamedTuple):
     path: Path
     minimum_signatures: int
     trusted_keys: list[TrustedKey]
     ledgers: list[LedgerSpec]
-    exemptions: list[Exemption] = []  # noqa: RUF012 (a default shared, never changed)
+    exemptions: Sequence[Exemption] = Exemptions()
+    # minimum-signatures' development: (None: as for production, minimum_signatures)
+    development_signatures: int | None = None
+
+    def minimum_for(self, dev: bool) -> int:
+        """The signatures a package needs: in development scope, or production."""
+        if dev and self.development_signatures is not None:
+            return self.development_signatures
+        return self.minimum_signatures
 
     @property
     def fingerprints(self) -> frozenset[str]:
@@ -104,183 +142,24 @@ class Policy(NamedTuple):
 
     def exemption_for(self, dep: Dependency, registries: tuple[str, ...]) -> Exemption | None:
         """The first exemption covering the lockfile entry, expired or not."""
-        return next((e for e in self.exemptions if e.covers(dep, registries)), None)
+        exemptions = self.exemptions
+        if not isinstance(exemptions, Exemptions):  # a policy made by hand (tests, _replace)
+            exemptions = Exemptions(exemptions)
+        named = exemptions.naming(dep.name, dep.version)
+        return next((e for e in named if e.covers(dep, registries)), None)
 
 
-class YamlReader:
-    """Walks the YAML node tree, so that every error can give a line."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def compose(self, text: str) -> yaml.Node | None:
-        """The node tree of ``text`` (None when empty); an error with the line when it is not
-        YAML, or nests more than MAX_NESTING deep."""
-        import yaml
-
-        try:
-            loader = _bounded_loader()(text)  # its reader looks for control characters
-        except yaml.reader.ReaderError as e:
-            raise PolicyError(f"not valid YAML: character U+{e.character:04X} is not allowed",
-                              self.path, text.count("\n", 0, e.position) + 1) from None
-        try:
-            return loader.get_single_node()
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            line = None if mark is None else mark.line + 1
-            problem = e.problem or e.context
-            raise PolicyError(f"not valid YAML: {problem}", self.path, line) from None
-        except yaml.YAMLError as e:
-            raise PolicyError(f"not valid YAML: {e}", self.path) from None
-        finally:
-            loader.dispose()
-
-    def fail(self, message: str, node: yaml.Node | None) -> PolicyError:
-        line = None if node is None else node.start_mark.line + 1
-        return PolicyError(message, self.path, line)
-
-    def mapping(
-        self, node: yaml.Node, what: str, required: set[str], optional: set[str]
-    ) -> dict[str, yaml.Node]:
-        import yaml
-
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(f"{what} must be a mapping", node)
-        out: dict[str, yaml.Node] = {}
-        for key_node, value in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str) or key not in required | optional:
-                allowed = ", ".join(sorted(required | optional))
-                raise self.fail(f"unknown key {key!r} in {what} (allowed: {allowed})", key_node)
-            if key in out:
-                raise self.fail(f"duplicate key {key!r} in {what}", key_node)
-            out[key] = value
-        missing = sorted(required - out.keys())
-        if missing:
-            raise self.fail(f"{what} is missing {', '.join(missing)}", node)
-        return out
-
-    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
-        import yaml
-
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(f"{what} must be a list", node)
-        return list(node.value)
-
-    def string(self, node: yaml.Node, what: str) -> str:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
-            raise self.fail(f"{what} must be a string", node)
-        if not node.value.strip():
-            raise self.fail(f"{what} must not be empty", node)
-        return str(node.value)
-
-    def scalar(self, node: yaml.Node, what: str) -> str:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
-            raise self.fail(f"{what} must be a value", node)
-        return str(node.value)
-
-
-@functools.cache
-def _bounded_loader() -> type[yaml.SafeLoader]:
-    """PyYAML's SafeLoader, refusing to nest more than MAX_NESTING deep (its composer
-    recurses: a deep file would end in RecursionError)."""
-    import yaml
-
-    class BoundedLoader(yaml.SafeLoader):
-        depth = 0
-
-        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-            if self.depth >= MAX_NESTING and parent is not None:
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested more than {MAX_NESTING} deep", parent.start_mark
-                )
-            self.depth += 1
-            try:
-                return super().compose_node(parent, index)
-            finally:
-                self.depth -= 1
-
-    return BoundedLoader
-
-
-def load(path: Path, cache: Path | None = None) -> Policy:
-    """Read and validate a policy file. With ``cache`` (a private folder), a policy that
-    was parsed from the same bytes at the same path is read from there."""
+def load(path: Path) -> Policy:
+    """Read and validate a policy file."""
     try:
-        data = path.read_bytes()
-        text = data.decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise PolicyError(
             "policy file not found (create one, or name it with --policy)", path
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise PolicyError(f"cannot read policy: {e}", path) from None
-    if cache is None:
-        return parse(path, text)
-    import hashlib
-
-    key = hashlib.sha256(f"{__version__}\0{path}\0".encode() + data).hexdigest()
-    entry = cache / f"{key}.json"
-    policy = _recall(entry, path)
-    if policy is None:
-        policy = parse(path, text)
-        _keep(entry, policy)
-    return policy
-
-
-def _keep(entry: Path, policy: Policy) -> None:
-    """Store a parsed policy; a cache that cannot be written is no error."""
-    import json
-
-    from package_trust.atomic import write_atomic
-    from package_trust.cache.folder import private_folder
-
-    parsed = [
-        policy.minimum_signatures,
-        [[k.fingerprint, k.name, k.line] for k in policy.trusted_keys],
-        [[x.path, x.line, x.git, x.ref] for x in policy.ledgers],
-        [[e.package, e.reason, e.expires and e.expires.isoformat(), e.line, e.integrity,
-          e.source] for e in policy.exemptions],
-    ]
-    try:
-        private_folder(entry.parent)
-        write_atomic(entry, json.dumps(parsed).encode(), mode=0o600, durable=False)
-    except OSError:
-        pass
-
-
-def _recall(entry: Path, path: Path) -> Policy | None:
-    """The policy ``_keep`` stored, or None if there is none of exactly that shape."""
-    import json
-
-    try:
-        minimum, keys, ledgers, exemptions = json.loads(entry.read_bytes())
-        exempt = [_typed(e, str, str, (str, None), int, (str, None), (str, None))
-                  for e in exemptions]
-        policy = Policy(
-            path, minimum, [TrustedKey(*_typed(k, str, str, int)) for k in keys],
-            [LedgerSpec(*_typed(x, str, int, (str, None), (str, None))) for x in ledgers],
-            [Exemption(p, r, x and dt.date.fromisoformat(x), n, i, s)
-             for p, r, x, n, i, s in exempt],
-        )
-    except (OSError, ValueError, TypeError):
-        return None
-    return policy if type(minimum) is int and keys else None
-
-
-def _typed(values: Any, *kinds: type | tuple[type | None, ...]) -> list[Any]:
-    """``values``, a list whose items have these types (None: null); else TypeError."""
-    if type(values) is not list or len(values) != len(kinds):
-        raise TypeError("unexpected shape")
-    for value, kind in zip(values, kinds, strict=True):
-        allowed = kind if isinstance(kind, tuple) else (kind,)
-        if not any(value is None if k is None else type(value) is k for k in allowed):
-            raise TypeError("unexpected shape")
-    return values
+    return parse(path, text)
 
 
 def parse(path: Path, text: str) -> Policy:
@@ -292,11 +171,6 @@ def parse(path: Path, text: str) -> Policy:
     top = r.mapping(
         root, "the policy", {"minimum-signatures", "trusted-keys"}, {"ledgers", "exemptions"}
     )
-    minimum_node = top["minimum-signatures"]
-    digits = minimum_node.value if minimum_node.tag == "tag:yaml.org,2002:int" else ""
-    if not isinstance(digits, str) or not _DECIMAL.fullmatch(digits):  # not 0x1, 1_000, +1
-        raise r.fail("minimum-signatures must be a whole number of at least 1, "
-                     "in decimal digits", minimum_node)
     keys = [_trusted_key(r, n) for n in r.sequence(top["trusted-keys"], "trusted-keys")]
     if not keys:
         raise r.fail("trusted-keys must list at least one key", top["trusted-keys"])
@@ -305,13 +179,7 @@ def parse(path: Path, text: str) -> Policy:
         if k.fingerprint in seen:
             raise PolicyError(f"fingerprint {k.fingerprint} is listed twice", path, k.line)
         seen.add(k.fingerprint)
-    if len(digits) > 9 or int(digits) > len(keys):  # int() of a huge number would fail
-        raise r.fail(
-            f"minimum-signatures is {digits} but only {len(keys)} keys are trusted: "
-            "no package could ever pass",
-            minimum_node,
-        )
-    minimum = int(digits)
+    minimum, development = _minimums(r, top["minimum-signatures"], len(keys))
     ledgers = (
         [_ledger(r, n) for n in r.sequence(top["ledgers"], "ledgers")]
         if "ledgers" in top
@@ -319,12 +187,36 @@ def parse(path: Path, text: str) -> Policy:
     )
     if not ledgers:
         raise r.fail("ledgers must list at least one ledger (or be left out)", top["ledgers"])
-    exemptions = (
+    exemptions = Exemptions(
         [_exemption(r, n) for n in r.sequence(top["exemptions"], "exemptions")]
         if "exemptions" in top
         else []
     )
-    return Policy(path, minimum, keys, ledgers, exemptions)
+    return Policy(path, minimum, keys, ledgers, exemptions, development)
+
+
+def _minimums(r: YamlReader, node: yaml.Node, keys: int) -> tuple[int, int | None]:
+    """minimum-signatures: one number for every package, or one for each scope
+    (``production:`` required, ``development:`` for what only development needs)."""
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return _minimum(r, node, "minimum-signatures", keys), None
+    m = r.mapping(node, "minimum-signatures", {"production"}, {"development"})
+    production = _minimum(r, m["production"], "minimum-signatures.production", keys)
+    dev = m.get("development")
+    return production, None if dev is None else _minimum(
+        r, dev, "minimum-signatures.development", keys)
+
+
+def _minimum(r: YamlReader, node: yaml.Node, what: str, keys: int) -> int:
+    digits = node.value if node.tag == "tag:yaml.org,2002:int" else ""
+    if not isinstance(digits, str) or not _DECIMAL.fullmatch(digits):  # not 0x1, 1_000, +1
+        raise r.fail(f"{what} must be a whole number of at least 1, in decimal digits", node)
+    if len(digits) > 9 or int(digits) > keys:  # int() of a huge number would fail
+        raise r.fail(f"{what} is {digits} but only {keys} keys are trusted: "
+                     "no package could ever pass", node)
+    return int(digits)
 
 
 def _trusted_key(r: YamlReader, node: yaml.Node) -> TrustedKey:

@@ -18,7 +18,7 @@ class Status(enum.Enum):
 
     @property
     def passed(self) -> bool:
-        return self in (Status.AUDITED, Status.EXEMPT, Status.SKIPPED)  # as CheckResult.failing
+        return self in (Status.AUDITED, Status.EXEMPT, Status.SKIPPED)
 
 
 class StatementResult(NamedTuple):
@@ -46,6 +46,9 @@ class StatementResult(NamedTuple):
     recorded: bool = False
     bundled: Sequence[Sequence[str]] = ()
     shrinkwrap: Sequence[Sequence[str | None]] | None = None
+    # A delta audit (chains.py): the version and sha512 (base64) of the tarball it was
+    # reviewed from, its "from"; None: a full audit.
+    base: Sequence[str] | None = None
 
 
 class PackageResult:
@@ -55,9 +58,9 @@ class PackageResult:
     ``dataclasses`` and generating their code would cost a check's start-up milliseconds.
     """
 
-    __slots__ = ("exemption", "integrity", "line", "lockfile", "name", "paths", "problems",
-                 "rejected_by", "required", "signatures", "signers", "source", "statements",
-                 "status", "version")
+    __slots__ = ("alternatives", "chain", "exemption", "integrity", "line", "lockfile", "name",
+                 "new", "origin", "paths", "problems", "rejected_by", "required", "scope",
+                 "signatures", "signers", "source", "statements", "status", "version", "via")
 
     def __init__(
         self, name: str, version: str, status: Status, required: int, lockfile: str,
@@ -79,9 +82,23 @@ class PackageResult:
         self.signers: list[str] = [] if signers is None else signers
         self.rejected_by: list[str] = [] if rejected_by is None else rejected_by
         self.problems: list[str] = [] if problems is None else problems
-        # a list, or (verdicts.py) a verdict's statements as stored, decoded when first read
+        # a list, or (cache/) statements as stored, decoded when first read
         self.statements: Sequence[StatementResult] = [] if statements is None else statements
         self.exemption = exemption  # the exemption's reason, when one applied
+        # Development or production (chains.scope): which minimum-signatures applied.
+        self.scope = "production"
+        # Audited through delta audits (chains.py): the versions from the full audit to
+        # this one; empty when audited in full, or not audited.
+        self.chain: list[str] = []
+        # Filled in by the face for a failing package (graph.py): the names from a top-level
+        # dependency down to the package as installed (an alias's own name last); whether
+        # the change brought it in (None: nothing to compare with); where it comes from
+        # when not from the registry (what an exemption's source: names); for a rejected
+        # one, the other versions the ledger holds as audited (None: not looked up).
+        self.via: list[str] = []
+        self.new: bool | None = None
+        self.origin: str | None = None
+        self.alternatives: list[str] | None = None
 
     @property
     def spec(self) -> str:
@@ -98,8 +115,11 @@ class PackageResult:
             return f"rejected by {', '.join(self.rejected_by)}"
         if self.status is Status.UNAUDITED:
             by = f" ({', '.join(self.signers)})" if self.signers else ""
-            head = f"{self.signatures} of {self.required} required signatures{by}"
+            scope = " (development)" if self.scope == "development" else ""
+            head = f"{self.signatures} of {self.required} required signatures{scope}{by}"
             return "; ".join([head, *self.problems])
+        if self.chain:
+            return "audited via " + " \u2192 ".join(self.chain)
         return "; ".join(self.problems) or self.status.value
 
 
@@ -109,13 +129,12 @@ class LedgerInfo(NamedTuple):
 
 
 class CheckResult:
-    __slots__ = ("inputs", "ledgers", "lockfiles", "notices", "packages", "policy", "required",
-                 "valid_until")
+    __slots__ = ("fail_on_new", "ledgers", "lockfiles", "notices", "packages", "policy",
+                 "required")
 
     def __init__(
         self, policy: Path, required: int, lockfiles: list[Path], packages: list[PackageResult],
         ledgers: list[LedgerInfo] | None = None, notices: list[str] | None = None,
-        inputs: dict[str, str | None] | None = None, valid_until: float | None = None,
     ) -> None:
         self.policy = policy
         self.required = required
@@ -123,15 +142,18 @@ class CheckResult:
         self.packages = packages
         self.ledgers: list[LedgerInfo] = [] if ledgers is None else ledgers
         self.notices: list[str] = [] if notices is None else notices
-        # For resultcache.py: the ledger files read (path -> stat signature; None: a ledger
-        # that cannot say), and the first moment a key or signature involved expires.
-        self.inputs = inputs
-        self.valid_until = valid_until
+        self.fail_on_new = False  # --fail-on new: a package already there only warns
 
     @property
     def failing(self) -> list[PackageResult]:
-        passing = (Status.AUDITED, Status.EXEMPT, Status.SKIPPED)  # Status.passed, inlined
-        return [p for p in self.packages if p.status not in passing]
+        return [p for p in self.packages if not p.status.passed]
+
+    @property
+    def blocking(self) -> list[PackageResult]:
+        """The failing packages that fail the check: all, or (``fail_on_new``) all but
+        those known to be there before the change."""
+        failing = self.failing
+        return [p for p in failing if p.new is not False] if self.fail_on_new else failing
 
     @property
     def checked(self) -> list[PackageResult]:
@@ -140,4 +162,5 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failing else 0
+        """1 when a package fails the check (with --fail-on new: a new one), else 0."""
+        return 1 if self.blocking else 0

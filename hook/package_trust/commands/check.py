@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from package_trust import filenames
-from package_trust.cache import folder as cachedir
 from package_trust.cache import results as resultcache
-from package_trust.errors import EXIT_ERROR, LockfileError, PackageTrustError
+from package_trust.cache.memory import Cache, cached
+from package_trust.commands import explain
+from package_trust.errors import EXIT_ERROR, PackageTrustError
 from package_trust.filenames import lock_path
 from package_trust.formats import FORMATS
 
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for option, what in (("source", "where it came from"), ("revision", "its commit")):
         parser.add_argument(f"--ledger-{option}", action=LedgerOption, default=argparse.SUPPRESS,
                             help=f"for reports: {what}, of the --ledger DIR given before")
+    explain.add_arguments(parser)
 
 
 def report_spec(value: str) -> tuple[str, Path]:
@@ -97,14 +99,12 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
     from (a package.json or a package-lock.json names its folder's; lockfile.load reads
     that), else the default one.
 
-    Named only the policy (the hook, when trust-policy.yml alone changed), or only a
-    package.json that declares nothing, a project with no lockfile yet has nothing to check.
+    Named only a package.json that declares nothing, a project with no lockfile yet has
+    nothing to check. (Named only the policy, in git: see explain.hook_files.)
     """
     from package_trust.check import lockfile
 
-    policy_files = {policy_path.name, filenames.POLICY, lock_path(policy_path).name,
-                    lock_path(Path(filenames.POLICY)).name}
-    named = [f for f in files if f.name not in policy_files]
+    named = [f for f in files if f.name not in explain.policy_files(policy_path)]
     if named:
         by_lockfile: dict[Path, Path] = {}
         for f in named:
@@ -112,52 +112,62 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
             if used is not None:
                 by_lockfile.setdefault(used, f)
         return list(by_lockfile.values())
-    try:
-        return [lockfile.find_default(Path("."))]
-    except LockfileError:
-        if files:
-            return []
-        raise
+    return [lockfile.find_default(Path("."))]
 
 
 def run_check(
     files: list[Path], policy_path: Path, ledgers: list[dict[str, str]] | None = None,
-    use_cache: bool = True, today: dt.date | None = None,
+    cache: Cache | None = None,
 ) -> CheckResult:
-    """Load, then check: the part every output format shares."""
+    """Load, then check: the part every output format shares. With ``cache``, verify and
+    judge with it, and note what the check read (``Cache.keep`` keeps the result)."""
+    from package_trust.cache.folder import clones
     from package_trust.check import engine, lockfile, policy
-    from package_trust.check.gpg import Keyring
+    from package_trust.check.interfaces import FRESH
     from package_trust.check.ledger import open_ledgers
 
-    pol = policy.load(policy_path, cachedir.folder("policies") if use_cache else None)
+    today = dt.date.today()
+    pol = policy.load(policy_path)
     lockfiles = [lockfile.load(p) for p in lockfile_paths(files, policy_path)]
-    return engine.check(lockfiles, pol, given_ledgers(ledgers) if ledgers else open_ledgers(pol),
-                        verifier=engine.default_verifier if use_cache else Keyring, today=today)
+    opened = given_ledgers(ledgers) if ledgers else open_ledgers(pol, clones())
+    result = engine.check(lockfiles, pol, opened, cache or FRESH, today)
+    if cache is not None:
+        cache.read(lockfiles, opened, today)
+    return result
 
 
-def result_key(args: argparse.Namespace) -> str | None:
-    """The result cache's key for this command, or None when it is not to be cached."""
-    if args.no_cache or not cachedir.enabled() or args.report or args.format == "github":
+def result_key(args: argparse.Namespace) -> resultcache.ResultKey | None:
+    """The result cache's key for this command, or None when it is not to be kept."""
+    if args.report or args.format == "github":
         return None
     named = [str(f) for f in args.files]
     # The files named, and those a check looks for whatever it is named (a policy-only
     # commit checks ./package-lock.json); the entry also keeps every file the check read.
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
-    return resultcache.entry_key(
+    return resultcache.key(
         [args.format, str(args.policy), repr(args.ledger), *named],
         [*args.files, *looked_for, args.policy, lock_path(args.policy)],
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    key = result_key(args)
-    if key is not None and (hit := resultcache.lookup(cachedir.directory(), key)) is not None:
-        code, out = hit
-        sys.stdout.write(out)
-        return code
-    today = dt.date.today()
+    with cached(args.no_cache) as cache:
+        return _run(args, cache)
+
+
+def _run(args: argparse.Namespace, cache: Cache | None) -> int:
     try:
-        result = run_check(args.files, args.policy, args.ledger, not args.no_cache, today)
+        args.files = explain.hook_files(args.files, args.policy)
+        explain.check_since(args)
+        key = result_key(args) if cache is not None else None
+        if cache is not None and key is not None and (hit := cache.result(key)) is not None:
+            explain.emit(explain.render(hit, args), args)
+            return hit.exit_code
+        with explain.progress(args):
+            result = run_check(args.files, args.policy, args.ledger, cache)
+        explain.explain(result, args)
+        if cache is not None and key is not None:
+            cache.keep(key, result)
     except PackageTrustError as e:
         if args.format != "github":
             raise
@@ -174,13 +184,9 @@ def run(args: argparse.Namespace) -> int:
             write_atomic(path, FORMATS[fmt].render(result).encode())
         except OSError as e:
             raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
-    out = FORMATS[args.format].render(result)
-    sys.stdout.write(out)
+    explain.emit(explain.render(result, args), args)
     if args.format == "github":
         from package_trust.formats import github
 
         github.append_step_summary(result)
-    if key is not None and result.exit_code == 0 and result.inputs is not None:  # passes only
-        resultcache.store(cachedir.directory(), key, result.exit_code, out, result.inputs,
-                          result.valid_until, today)
     return result.exit_code

@@ -11,6 +11,8 @@ from pathlib import Path
 from package_trust.audit import inspection, packages, review, workspace
 from package_trust.audit.registry import Packument, Registry, RegistryError
 from package_trust.audit.tarball import Limits
+from package_trust.cache.memory import cached
+from package_trust.check.interfaces import FRESH
 from package_trust.check.names import is_valid_version
 from package_trust.errors import EXIT_OK, PackageTrustError
 from package_trust.textsafe import printable
@@ -20,8 +22,12 @@ HELP = "show what to review in a fetched package (fetching it first if needed)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments fetch and inspect share."""
     parser.add_argument("package", metavar="NAME@VERSION")
+    add_options(parser)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options fetch and inspect share."""
     workspace.add_dest(parser)
     workspace.add_registry(parser)
     workspace.add_policy(parser)
@@ -40,7 +46,7 @@ class Session:
         self.registry = registry
         self.limits = Limits.from_env()
         name, version = packages.parse_spec(args.package)
-        self.stored = packages.Stored(args.dest, name, version)
+        self.stored = packages.Stored(workspace.dest_folder(args.dest), name, version)
         self._packument: Packument | None = None
 
     def packument(self) -> Packument:
@@ -79,7 +85,8 @@ class Session:
                 print("ledger: no trust-policy.yml here (name one with --policy) to find "
                       "audited versions")
                 return
-            audited = review.audited_versions(self.packument(), *judged)
+            with cached() as cache:
+                audited = review.audited_versions(self.packument(), *judged, cache or FRESH)
         except PackageTrustError as e:
             print(printable(f"ledger: cannot tell which versions are audited: {e}"))
             return

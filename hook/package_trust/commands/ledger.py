@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from package_trust.cache.folder import clones
 from package_trust.check import lock, policy
 from package_trust.check.ledger.git import open_git
 from package_trust.check.ledger.gitcache import GitCache, is_commit_id
@@ -45,7 +46,7 @@ def lock_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
     fetched: set[str] = set()
     pins = []
     for spec in specs:
-        ledger = open_git(spec, pol.path, fetch=spec.git not in fetched, pinned=False)
+        ledger = open_git(spec, pol.path, clones(), fetch=spec.git not in fetched, pinned=False)
         ledger.close()
         fetched.add(ledger.url)
         pins.append(lock.Pin(ledger.url, spec.ref, spec.path, ledger.commit))
@@ -66,9 +67,10 @@ def update_ledgers(pol: policy.Policy, specs: list[policy.LedgerSpec]) -> int:
     code = EXIT_OK
     for spec in specs:
         assert spec.git is not None
-        before = None if is_commit_id(spec.ref or "") else GitCache(spec.git).resolve(spec.ref)
+        before = None if is_commit_id(spec.ref or "") else GitCache(
+            spec.git, clones()).resolve(spec.ref)
         try:
-            ledger = open_git(spec, pol.path, fetch=spec.git not in fetched, pinned=False)
+            ledger = open_git(spec, pol.path, clones(), fetch=spec.git not in fetched, pinned=False)
         except PackageTrustError as e:
             print(f"package-trust: error: {printable(str(e))}", file=sys.stderr)
             code = EXIT_ERROR

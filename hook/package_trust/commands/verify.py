@@ -12,7 +12,10 @@ from pathlib import Path
 
 from package_trust.audit import packages, workspace
 from package_trust.audit.registry import Registry
+from package_trust.cache.folder import clones
+from package_trust.cache.memory import cached
 from package_trust.check import engine, lockfile, policy, statement
+from package_trust.check.interfaces import FRESH
 from package_trust.check.ledger import open_ledgers
 from package_trust.check.lockfile import Dependency, Lockfile, Source
 from package_trust.check.result import StatementResult, Status
@@ -40,12 +43,14 @@ def run(args: argparse.Namespace) -> int:
     pol = policy.load(args.policy or Path(policy.DEFAULT_NAME))
     integrity, source = _integrity(args, name, version)
     dep = Dependency(name, version, Source.REGISTRY, f"node_modules/{name}", integrity)
-    ledgers = open_ledgers(pol)
+    ledgers = open_ledgers(pol, clones())
     lf = Lockfile(Path(source), [dep])
-    pkg = engine.check([lf], pol, ledgers).packages[0]
-    listed = pkg
-    if pkg.status is Status.EXEMPT:  # list the statements all the same
-        listed = engine.check([lf], pol._replace(exemptions=[]), ledgers).packages[0]
+    with cached() as cache:
+        pkg = engine.check([lf], pol, ledgers, cache or FRESH).packages[0]
+        listed = pkg
+        if pkg.status is Status.EXEMPT:  # list the statements all the same
+            listed = engine.check([lf], pol._replace(exemptions=[]), ledgers,
+                                  cache or FRESH).packages[0]
     reason = pkg.reason
     if pkg.status is Status.AUDITED:
         by = ", ".join(pkg.signers)

@@ -15,7 +15,7 @@ from pathlib import Path
 from package_trust.check.result import CheckResult, PackageResult, Status
 from package_trust.errors import PackageTrustError
 from package_trust.formats.markdown import MAX_ROWS, summary
-from package_trust.formats.text import TextReporter, brought_in_by
+from package_trust.formats.text import TextReporter, details, ordered
 from package_trust.textsafe import printable
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step
@@ -76,9 +76,11 @@ def title(pkg: PackageResult) -> str:
     return f"{pkg.spec} {TITLES.get(pkg.status, pkg.status.value)}"
 
 
-def annotation(pkg: PackageResult) -> str:
-    message = f"{pkg.status.value}: {pkg.reason}\nbrought in by {brought_in_by(pkg)}"
-    return command("error", message, file=repo_path(pkg.lockfile), line=pkg.line, title=title(pkg))
+def annotation(pkg: PackageResult, level: str = "error") -> str:
+    """An error (a warning: a package that does not fail the check) at the package's line,
+    saying why it fails and what brings it in."""
+    message = "\n".join([f"{pkg.status.value}: {pkg.reason}", *details(pkg, place=False)])
+    return command(level, message, file=repo_path(pkg.lockfile), line=pkg.line, title=title(pkg))
 
 
 def listed_where(failing: int) -> str:
@@ -90,10 +92,14 @@ def listed_where(failing: int) -> str:
 
 
 def annotate(result: CheckResult) -> list[str]:
-    """At most MAX_ANNOTATIONS errors, then one notice naming the rest."""
-    failing = result.failing
-    lines = [annotation(p) for p in failing[:MAX_ANNOTATIONS]]
-    rest = failing[MAX_ANNOTATIONS:]
+    """At most MAX_ANNOTATIONS errors (and as many warnings, for packages that do not
+    fail the check), then one notice naming the rest."""
+    failing, kept = ordered(result), {id(p) for p in result.blocking}
+    errors = [p for p in failing if id(p) in kept]
+    warnings = [p for p in failing if id(p) not in kept]
+    lines = [annotation(p) for p in errors[:MAX_ANNOTATIONS]]
+    lines += [annotation(p, "warning") for p in warnings[:MAX_ANNOTATIONS]]
+    rest = errors[MAX_ANNOTATIONS:] + warnings[MAX_ANNOTATIONS:]
     if rest:
         named = ", ".join(p.spec for p in rest[:MAX_NAMED])
         more = f" and {len(rest) - MAX_NAMED} more" if len(rest) > MAX_NAMED else ""

@@ -279,7 +279,7 @@ def render_page(result: CheckResult, today: dt.date) -> str:
     style = _asset("report.css") + bar_css
     csp = (f"default-src 'none'; script-src {csp_hash(script)}; style-src {csp_hash(style)}; "
            "base-uri 'none'; form-action 'none'")
-    passed = not result.failing
+    passed = not result.blocking
     title = headline(result)
     page = Template(_asset("report.html")).substitute(
         csp=csp, style=style, script=script, data=script_json(report_data(result, today)),

@@ -26,6 +26,8 @@ def package_dict(pkg: PackageResult) -> dict[str, Any]:
         "lockfile": pkg.lockfile,
         "line": pkg.line,
         "paths": pkg.paths,
+        "via": pkg.via,
+        "new": pkg.new,
         "statements": [s._asdict() for s in pkg.statements],
     }
 
@@ -40,7 +42,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "summary": {
             "packages": len(result.checked),
             "failing": len(result.failing),
-            "passed": not result.failing,
+            "passed": not result.blocking,
         },
         "notices": result.notices,
         "packages": [package_dict(p) for p in result.packages],

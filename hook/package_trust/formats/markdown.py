@@ -8,7 +8,17 @@ from __future__ import annotations
 import re
 
 from package_trust.check.result import CheckResult, PackageResult, Status
-from package_trust.formats.text import brought_in_by, headline, ledger_line, ways_out
+from package_trust.formats.text import (
+    age,
+    alternatives,
+    headline,
+    ledger_line,
+    notes,
+    via,
+    ways_out,
+    where,
+)
+from package_trust.formats.text import counts as count_line
 from package_trust.textsafe import CONTROL
 
 MAX_ROWS = 500  # per table: a job summary holds 1 MiB at most
@@ -61,9 +71,16 @@ def _table(header: list[str], rows: list[list[str]], total: int) -> list[str]:
 
 def _failing_row(pkg: PackageResult) -> list[str]:
     signers = ", ".join(md(s) for s in pkg.signers + pkg.rejected_by) or "—"
-    where = f"{pkg.lockfile}:{pkg.line}" if pkg.line else pkg.lockfile
-    return [code(pkg.spec), pkg.status.value, md(pkg.reason), signers,
-            f"{md(brought_in_by(pkg))} ({code(where)})"]
+    why = [pkg.reason, *notes(pkg), *[x for x in [alternatives(pkg)] if x]]
+    when = f"; {md(age(pkg))}" if age(pkg) else ""
+    return [code(pkg.spec), pkg.status.value, md("; ".join(why)), signers,
+            f"{md(via(pkg))} ({code(where(pkg))}{when})"]
+
+
+def _failing_table(title: str, found: list[PackageResult]) -> list[str]:
+    header = ["package", "status", "why", "signed by", "via"]
+    rows = [_failing_row(p) for p in found[:MAX_ROWS]]
+    return [f"#### {title}", "", *_table(header, rows, len(found)), ""]
 
 
 def _passed_row(pkg: PackageResult) -> list[str]:
@@ -76,18 +93,24 @@ def summary(result: CheckResult) -> str:
     counts = {status: 0 for status, _ in COUNTED}
     for pkg in result.packages:
         counts[pkg.status] += 1
-    mark = "❌" if result.failing else "✅"
+    mark = "❌" if result.blocking else "⚠️" if result.failing else "✅"
     lines = [f"### {mark} package-trust: {md(headline(result))}", ""]
     lines += _table([label for _, label in COUNTED], [[str(counts[s]) for s, _ in COUNTED]], 1)
+    if result.fail_on_new or any(p.new is not None for p in result.failing):
+        lines += ["", md(count_line(result))]
     ledgers = "; ".join(code(ledger_line(x)) for x in result.ledgers) or "none"
     lines += ["", f"Ledgers: {ledgers}", ""]
     lines += [f"> [!WARNING]\n> {md(note)}\n" for note in result.notices]
-    failing = result.failing
+    failing, blocking = result.failing, result.blocking
     if failing:
-        lines += ["#### Not audited", ""]
-        header = ["package", "status", "why", "signed by", "brought in by"]
-        lines += _table(header, [_failing_row(p) for p in failing[:MAX_ROWS]], len(failing))
-        lines += ["", "<details><summary>How to fix</summary>", "", *fenced(ways_out(result)),
+        kept = {id(p) for p in blocking}
+        warned = [p for p in failing if id(p) not in kept]
+        if blocking:
+            lines += _failing_table("Not audited", blocking)
+        if warned:
+            lines += _failing_table("Already there before this change: warnings "
+                                    "(--fail-on new)", warned)
+        lines += ["<details><summary>How to fix</summary>", "", *fenced(ways_out(result)),
                   "", "</details>", ""]
     passed = [p for p in result.packages if p.status.passed]
     if passed:

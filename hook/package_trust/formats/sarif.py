@@ -15,7 +15,7 @@ from urllib.parse import quote
 from package_trust import __version__
 from package_trust.check.result import CheckResult, PackageResult, Status
 from package_trust.formats.github import TITLES, repo_path
-from package_trust.formats.text import brought_in_by, ledger_line
+from package_trust.formats.text import details, ledger_line
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "packageTrust/v1"
@@ -91,7 +91,9 @@ def artifact_location(lockfile: str) -> dict[str, str]:
     return {"uri": quote(path, errors="surrogateescape"), "uriBaseId": "%SRCROOT%"}
 
 
-def sarif_result(pkg: PackageResult, ledgers: str) -> dict[str, Any]:
+def sarif_result(pkg: PackageResult, ledgers: str, blocking: bool = True) -> dict[str, Any]:
+    """The package's result: an error, or (``blocking`` False: it was there before the
+    change, and only new ones fail the check) a warning."""
     rule = RULES[pkg.status]
     location = artifact_location(pkg.lockfile)
     physical: dict[str, Any] = {"artifactLocation": location}
@@ -101,10 +103,11 @@ def sarif_result(pkg: PackageResult, ledgers: str) -> dict[str, Any]:
     return {
         "ruleId": rule.id,
         "ruleIndex": _ORDER.index(pkg.status),
-        "level": "error",
+        "level": "error" if blocking else "warning",
         "message": {
             "text": f"{pkg.spec} {TITLES[pkg.status]}: {pkg.reason}. "
-            f"Brought in by {brought_in_by(pkg)}. Ledgers: {ledgers}."
+            + "".join(f"{line[0].upper()}{line[1:]}. " for line in details(pkg, place=False))
+            + f"Ledgers: {ledgers}."
         },
         "locations": [{"physicalLocation": physical}],
         "partialFingerprints": {FINGERPRINT: hashlib.sha256(key).hexdigest()},
@@ -117,12 +120,15 @@ def sarif_result(pkg: PackageResult, ledgers: str) -> dict[str, Any]:
             "signers": pkg.signers,
             "rejectedBy": pkg.rejected_by,
             "paths": pkg.paths,
+            "via": pkg.via,
+            "new": pkg.new,
         },
     }
 
 
 def sarif_log(result: CheckResult) -> dict[str, Any]:
     ledgers = "; ".join(ledger_line(x) for x in result.ledgers) or "none"
+    blocking = {id(p) for p in result.blocking}
     run = {
         "tool": {
             "driver": {
@@ -138,7 +144,7 @@ def sarif_log(result: CheckResult) -> dict[str, Any]:
                 {"level": "warning", "message": {"text": note}} for note in result.notices
             ],
         }],
-        "results": [sarif_result(p, ledgers) for p in result.failing],
+        "results": [sarif_result(p, ledgers, id(p) in blocking) for p in result.failing],
         "properties": {
             "policy": str(result.policy),
             "required": result.required,

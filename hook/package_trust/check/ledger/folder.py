@@ -1,4 +1,8 @@
-"""A ledger in a local folder. Links are never followed below the ledger's root."""
+"""A ledger in a local folder. Links are never followed below the ledger's root.
+
+It notes the stat signature of every folder and file it reads (``interface.Traced``),
+as it reads them, so that a cache can tell later whether anything it rests on changed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from package_trust.cache.results import stat_of, stat_signature
+from package_trust.check.filestat import Stats, stat_of, stat_signature
 from package_trust.check.gpg import MAX_STATEMENT_BYTES
 from package_trust.check.ledger.interface import LedgerFile
 from package_trust.check.names import package_parts
@@ -19,7 +23,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 class FolderLedger:
-    """keys/ and signatures/ in a folder on disk."""
+    """keys/ and signatures/ in a folder on disk; an ``interface.Traced`` ledger."""
 
     def __init__(self, path: Path, description: str | None = None, revision: str | None = None):
         """``path`` as given: links on the way to the ledger are followed, and noted."""
@@ -27,15 +31,14 @@ class FolderLedger:
         self._description = description or str(path)
         self._revision = revision
         self.notices: list[str] = []
-        # What was read, as stat signatures (resultcache.py): path -> signature, None if
-        # absent. First, each step of the path as given: a folder by identity, a link whole
-        # (a link pointed elsewhere is a new link, with a new ctime).
+        # What was read, as stat signatures. First, each step of the path as given: a
+        # folder by identity, a link whole (a link pointed elsewhere has a new ctime).
         given = path.absolute()
-        self.observed: dict[str, str | None] = {
+        self.observed: Stats = {
             str(p): stat_of(str(p), whole=p.is_symlink())
             for p in (*reversed(given.parents), given)
         }
-        self._seen: dict[tuple[str, str], dict[str, str | None]] = {}
+        self._seen: dict[tuple[str, str], Stats] = {}
         if not (self.root / "keys").is_dir():
             raise LedgerError("not a ledger: it has no keys/ folder", self.root)
 
@@ -62,12 +65,12 @@ class FolderLedger:
         finally:
             self.observed.update(seen)
 
-    def seen(self, name: str, version: str) -> dict[str, str | None] | None:
-        return self._seen.get((name, version))
+    def seen(self, name: str, version: str) -> Stats:
+        return self._seen[(name, version)]
 
     def _files(
         self, parts: list[str], suffixes: tuple[str, ...], limit: int,
-        seen: dict[str, str | None],
+        seen: Stats,
     ) -> list[LedgerFile]:
         """Read the files in root/parts..., refusing links at every step; note in ``seen``
         the stat signature of each folder and file on the way."""
@@ -105,7 +108,7 @@ class FolderLedger:
             os.close(fd)
 
 
-def _observe(seen: dict[str, str | None], path: str, fd: int | None, whole: bool) -> None:
+def _observe(seen: Stats, path: str, fd: int | None, whole: bool) -> None:
     """Note what was read: the open file's own stat, else the path's (no link)."""
     try:
         st = os.fstat(fd) if fd is not None else os.lstat(path)
@@ -116,7 +119,7 @@ def _observe(seen: dict[str, str | None], path: str, fd: int | None, whole: bool
 
 
 def _read(dir_fd: int, name: str, path: str, origin: str, limit: int,
-          seen: dict[str, str | None]) -> LedgerFile:
+          seen: Stats) -> LedgerFile:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as e:

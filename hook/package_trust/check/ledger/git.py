@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from package_trust.check import lock
+from package_trust.check.filestat import Stats
 from package_trust.check.gpg import MAX_STATEMENT_BYTES
 from package_trust.check.ledger.folder import KEY_SUFFIXES, MAX_KEY_BYTES
 from package_trust.check.ledger.gitcache import (
@@ -134,7 +135,6 @@ class GitLedger:
         self.url = cache.url
         self.commit = commit
         self.notices = list(notices or [])
-        self.observed = None  # a fetch may move it: no whole-result caching
         self._base = [p for p in path.split("/") if p not in ("", ".")]
         self._oid_bytes = len(commit) // 2
         self._trees: dict[str, dict[str, list[_Entry]]] = {}
@@ -160,19 +160,12 @@ class GitLedger:
     def revision(self) -> str | None:
         return self.commit
 
-    @property
-    def location(self) -> str:
-        return f"{self.description}@{self.commit}"
-
     def key_files(self) -> list[LedgerFile]:
         return self._files(["keys"], KEY_SUFFIXES, MAX_KEY_BYTES)
 
     def statements(self, name: str, version: str) -> list[LedgerFile]:
         return self._files(["signatures", *package_parts(name, version)], (".sig",),
                            MAX_STATEMENT_BYTES)
-
-    def seen(self, name: str, version: str) -> None:
-        return None  # a fetch may move it: no verdict is reused
 
     def _origin(self, parts: list[str]) -> str:
         return f"{self.url}//{'/'.join(_shown(p) for p in [*self._base, *parts])}"
@@ -245,10 +238,28 @@ class GitLedger:
         return entries
 
 
-def open_git(spec: LedgerSpec, policy_path: Path, *, fetch: bool = False,
+class PinnedGitLedger(GitLedger):
+    """A git ledger at the commit the policy or its lock file pins: what it reads never
+    changes, so a cache may keep its answers by commit id (``interface.Traced``, with
+    nothing to watch). A ledger that follows a branch is not one: a fetch moves it."""
+
+    @property
+    def location(self) -> str:
+        return f"{self.description}@{self.commit}"
+
+    @property
+    def observed(self) -> Stats:
+        return {}
+
+    def seen(self, name: str, version: str) -> Stats:
+        return {}
+
+
+def open_git(spec: LedgerSpec, policy_path: Path, clones: Path | None, *, fetch: bool = False,
              pinned: bool = True) -> GitLedger:
     """The ledger ``spec`` names, at its commit pinned in the lock file (unless not
-    ``pinned``), else at its ref: fetched if the cache is old or ``fetch`` is asked."""
+    ``pinned``), else at its ref: fetched if the cache is old or ``fetch`` is asked.
+    ``clones``: the folder of the user's clones (``gitcache.GitCache``; None: none)."""
     assert spec.git is not None
     where = (policy_path, spec.line)
     if spec.git.startswith("-"):
@@ -258,8 +269,7 @@ def open_git(spec: LedgerSpec, policy_path: Path, *, fetch: bool = False,
     parts = spec.path.split("/")
     if spec.path.startswith("/") or ".." in parts:
         raise LedgerError(f"path {spec.path!r} must be a folder inside the repository", *where)
-    cache = GitCache(spec.git)
-    notices: list[str] = []
+    cache = GitCache(spec.git, clones)
     try:
         pins = lock.load(lock_path(policy_path)) if pinned else None
         if spec.ref is not None and is_commit_id(spec.ref):
@@ -269,7 +279,8 @@ def open_git(spec: LedgerSpec, policy_path: Path, *, fetch: bool = False,
             commit = ensure_commit(cache, pin, "run `package-trust ledger lock` to pin another")
         else:
             commit, notices = current_commit(cache, spec.ref, fetch)
-        return GitLedger(cache, commit, spec.path, notices)
+            return GitLedger(cache, commit, spec.path, notices)
+        return PinnedGitLedger(cache, commit, spec.path)
     except LedgerError as e:
         raise (e if e.path else LedgerError(e.message, *where)) from None
 

@@ -1,4 +1,5 @@
-"""The user's cache of git ledgers: one bare repository per URL, kept with the real ``git``.
+"""The user's clones of git ledgers: one bare repository per URL, in a private folder the
+caller names, kept with the real ``git``.
 
 Nothing here checks out a working tree: ``ledger/git.py`` reads objects at a commit. Every
 git command runs with a cleaned environment (no repository variables inherited from a
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from package_trust.cache import folder as cachedir
+from package_trust.check.folders import private_folder
 from package_trust.errors import PackageTrustError
 
 MAX_AGE_ENV = "PACKAGE_TRUST_LEDGER_MAX_AGE"
@@ -126,11 +127,15 @@ def describe_age(seconds: float) -> str:
 
 
 class GitCache:
-    """One URL's bare repository, at $XDG_CACHE_HOME/package-trust/ledgers/<sha256 of URL>/."""
+    """One URL's bare repository, at <clones>/<sha256 of URL>/ (the face names the clones'
+    folder: $XDG_CACHE_HOME/package-trust/ledgers/)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, clones: Path | None):
+        if clones is None:
+            raise PackageTrustError(f"ledger {url}: no folder to keep its clone in (there is "
+                                    "no home folder: set XDG_CACHE_HOME)")
         self.url = url
-        self.dir = cachedir.directory() / "ledgers" / hashlib.sha256(url.encode()).hexdigest()
+        self.dir = clones / hashlib.sha256(url.encode()).hexdigest()
         self.repo = self.dir / "repo.git"
         self._stamp = self.dir / "fetched"
 
@@ -168,9 +173,9 @@ class GitCache:
 
     def fetch(self, commit: str | None = None) -> None:
         """Fetch every branch and tag (or only ``commit``), cloning first if needed."""
-        for folder in (cachedir.directory(), self.dir.parent, self.dir):
+        for folder in (self.dir.parent.parent, self.dir.parent, self.dir):
             try:
-                cachedir.private_folder(folder)  # the refs here are trusted: ours alone
+                private_folder(folder)  # the refs here are trusted: ours alone
             except OSError as e:
                 raise FetchError(f"cannot use the cache folder {folder}: {e}") from None
         with self._locked():

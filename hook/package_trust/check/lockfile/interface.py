@@ -32,6 +32,11 @@ class Dependency(NamedTuple):
     # The lockfile says the package's tarball holds an npm-shrinkwrap.json (``hasShrinkwrap``)
     # from which npm installs its dependencies.
     has_shrinkwrap: bool = False
+    # Development scope: the lockfile marks the entry ``"dev": true`` (not ``devOptional``)
+    # and no production dependency reaches it (npm_scope.py).
+    dev: bool = False
+    # The names the entry depends on (graph.py: why a package is installed)
+    requires: tuple[str, ...] = ()
 
 
 class OutOfSync(NamedTuple):
@@ -59,6 +64,8 @@ class Lockfile(NamedTuple):
     notices: list[str] = []  # noqa: RUF012
     # The registries npm fetches the project's packages from (npmrc.py)
     registries: tuple[str, ...] = ()
+    # The names the project depends on (graph.py); None when the lockfile does not say
+    root_requires: tuple[str, ...] | None = None
 
 
 class LockfileParser(Protocol):

@@ -15,8 +15,9 @@ from typing import Any
 
 from package_trust import filenames
 from package_trust.check import safejson
-from package_trust.check.lockfile import npm_sync
+from package_trust.check.lockfile import npm_scope, npm_sync
 from package_trust.check.lockfile.interface import Dependency, Lockfile, Source
+from package_trust.check.lockfile.manifest import Manifest
 from package_trust.check.lockfile.npm_bundles import bundlers, name_from_folder, parent_key
 from package_trust.check.lockfile.npm_lines import KeyLines, index_keys, line_of
 from package_trust.check.lockfile.npm_spec import (
@@ -61,24 +62,42 @@ class NpmLockfileParser:
                 raise LockfileError('"packages" must be an object', path,
                                     line_of(text, "packages"))
             deps = _from_packages(path, packages, lines, manifests, old=version == 1)
+            deps = _scoped(deps, {k: v for k, v in packages.items() if k}, packages.get(""),
+                           manifests.get(""))
             if js_truthy(legacy):  # npm 6 installs from here: it cannot hide a package
                 by_path = {d.path: d for d in deps}
                 deps += [d for d in _from_dependencies(path, legacy, "", lines, folders=True)
                          if not _agrees(by_path.get(d.path), d)]
             out_of_sync = manifests.check_packages(packages)
+            root: Any = packages.get("")
         else:
             tree: dict[str, dict[str, Any]] = {}
             deps = _links(_from_dependencies(path, legacy if js_truthy(legacy) else {}, "",
                                              lines, tree=tree))
             deps = _bundled(deps, bundlers(tree, manifests.root_bundles({}), old=True))
+            if manifests.get("") is not None:  # else no root to tell dev from: production
+                deps = _scoped(deps, tree, None, manifests.get(""))
             for key, entry in tree.items():  # what a package bundles: npm leaves its edges be
                 parent = parent_key(key)
                 if js_truthy(entry["inBundle"]) and parent in tree:
                     tree[parent].setdefault("bundleDependencies", []).append(
                         name_from_folder(key))
             out_of_sync = manifests.check_v1(deps, tree)
+            found = manifests.get("")
+            root = found.declared if found is not None else None
         return Lockfile(path=path, dependencies=deps, out_of_sync=out_of_sync,
-                        read=[path, *manifests.read])
+                        read=[path, *manifests.read],
+                        root_requires=None if root is None else requires(root, folder=True))
+
+
+def requires(entry: Any, folder: bool) -> tuple[str, ...]:
+    """The names an entry depends on; a folder outside node_modules (the project, a
+    workspace) installs its devDependencies too."""
+    fields = ("dependencies", "optionalDependencies", "peerDependencies")
+    names = [n for field in (*fields, "devDependencies")[:4 if folder else 3]
+             for n in (entry.get(field) if isinstance(entry, dict) else None) or ()
+             if isinstance(n, str)]
+    return tuple(dict.fromkeys(names))
 
 
 def _agrees(new: Dependency | None, old: Dependency) -> bool:
@@ -121,16 +140,31 @@ def _from_packages(path: Path, packages: dict[str, Any], lines: KeyLines,
         if at < 0 and not any(js_truthy(entry.get(k)) for k in ("resolved", "integrity")):
             # A folder outside node_modules: npm never fetches it (diff.js: fsChildren). One
             # naming a tarball is none npm writes: it is judged all the same.
-            deps.append(Dependency(key, version, Source.LINK, key, line=line))
+            deps.append(Dependency(key, version, Source.LINK, key, line=line,
+                                   requires=requires(entry, folder=True)))
             continue
         name = _str(entry.get("name")) or (
             folder[at + len(_MODULES):] if at >= 0 else name_from_folder(folder))
         resolved = _str(entry.get("resolved"))
         source = Source.LINK if js_truthy(entry.get("link")) else classify_resolved(resolved)
         deps.append(Dependency(name, version, source, key, _str(entry.get("integrity")),
-                               resolved, line, None, js_truthy(entry.get("hasShrinkwrap"))))
+                               resolved, line, None, js_truthy(entry.get("hasShrinkwrap")),
+                               requires=requires(entry, folder=at < 0)))
     entries = {k: v for k, v in packages.items() if k}
     return _bundled(deps, bundlers(entries, manifests.root_bundles(packages.get("")), old))
+
+
+def _scoped(deps: list[Dependency], entries: dict[str, Any], recorded: Any,
+            root: Manifest | None) -> list[Dependency]:
+    """The entries only development needs, marked so (npm_scope.py), from what the
+    lockfile (``recorded``) and package.json say the project depends on in production."""
+    try:
+        names = npm_scope.production_names(recorded)
+    except npm_scope.Unreadable:
+        return deps  # npm_sync reports it; meanwhile everything is production
+    names += [n for field in npm_scope.PRODUCTION for n in (root.declared[field] if root else ())]
+    dev = npm_scope.development(entries, names)
+    return [d._replace(dev=True) if d.path in dev else d for d in deps] if dev else deps
 
 
 def _links(deps: list[Dependency]) -> list[Dependency]:
@@ -177,10 +211,12 @@ def _from_dependencies(
             source = classify_resolved(resolved)
         else:  # git, a tarball on disk or elsewhere, what is not read with certainty
             source, resolved = Source.OTHER, resolved or version or None
-        deps.append(Dependency(name, version, source, where, integrity, resolved, line))
+        needs = requires({"dependencies": entry.get("requires")}, folder=False)
+        deps.append(Dependency(name, version, source, where, integrity, resolved, line,
+                               requires=needs))
         if tree is not None:
             tree[where] = {"inBundle": entry.get("bundled"), "link": source is Source.LINK,
-                           "dependencies": entry.get("requires")}
+                           "dependencies": entry.get("requires"), "dev": entry.get("dev")}
         nested = entry.get("dependencies")
         if js_truthy(nested):
             deps.extend(_from_dependencies(path, nested, posixpath.join(where, ""), lines,

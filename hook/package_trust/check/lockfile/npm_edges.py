@@ -12,6 +12,7 @@ package.json ``overrides`` replace the specs of the dependencies they name; beyo
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Container, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,21 @@ def plain_overrides(root: Manifest) -> dict[str, str] | None:
 
 def _resolve(packages: dict[str, Any], find: dict[str, Locked], key: str,
              name: str) -> Locked | None:
-    """Node.resolve from the package at ``key``: its node_modules, then its parents'."""
+    found = resolve_key(packages, find, key, name)
+    return None if found is None else find[found]
+
+
+def resolve_key(packages: Mapping[str, Any], present: Container[str], key: str,
+                name: str) -> str | None:
+    """Node.resolve from the package at ``key``: its node_modules, then its parents', to
+    the first key in ``present``."""
     folder = key
     while True:
-        found = find.get(f"{folder}/node_modules/{name}" if folder else f"node_modules/{name}")
-        if found is not None or not folder:
+        found = f"{folder}/node_modules/{name}" if folder else f"node_modules/{name}"
+        if found in present:
             return found
+        if not folder:
+            return None
         folder = posixpath.dirname(folder)
         while folder and folder not in packages:
             folder = posixpath.dirname(folder)

@@ -59,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    """The npm client the differential tests run (tests/test_npm_differential.py)."""
+    """The npm client the differential tests run (tests/check/test_npm_differential.py)."""
     from npm_harness import npm_version
 
     return f"npm: {npm_version() or 'not installed (the npm differential tests are skipped)'}"

@@ -20,10 +20,10 @@ import pytest
 from npm_registry import NpmRegistry
 from npm_world import commit_all, entry, git, line_of, npm_lock, publish_world, require_npm
 from package_trust.cli import main
-from support import DATA, Key, Project, fake_integrity
+from support import DATA, REPO, Key, Project, fake_integrity
 
 CapSys = pytest.CaptureFixture[str]
-HOOK = Path(__file__).resolve().parent.parent / "hook"
+HOOK = REPO / "hook"
 EXPRESS = {"express": "4.0.0", "pad": "npm:left-pad@1.3.0"}
 
 

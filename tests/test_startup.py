@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from support import Key, Project
+from support import REPO, Key, Project
 
-HOOK = Path(__file__).resolve().parent.parent / "hook"
+HOOK = REPO / "hook"
 # Importing dataclasses (and inspect, ast, dis... with it) costs a check ~10 ms at start-up.
 SLOW = ("dataclasses", "inspect")
 PROBE = f"""

@@ -58,9 +58,10 @@ class PackageResult:
     ``dataclasses`` and generating their code would cost a check's start-up milliseconds.
     """
 
-    __slots__ = ("alternatives", "chain", "exemption", "integrity", "line", "lockfile", "name",
-                 "new", "origin", "paths", "problems", "rejected_by", "required", "scope",
-                 "signatures", "signers", "source", "statements", "status", "version", "via")
+    __slots__ = ("alternatives", "chain", "exemption", "exemption_expires", "integrity", "line",
+                 "lockfile", "name", "new", "origin", "paths", "problems", "rejected_by",
+                 "required", "scope", "signatures", "signers", "source", "statements", "status",
+                 "version", "via")
 
     def __init__(
         self, name: str, version: str, status: Status, required: int, lockfile: str,
@@ -85,6 +86,7 @@ class PackageResult:
         # a list, or (cache/) statements as stored, decoded when first read
         self.statements: Sequence[StatementResult] = [] if statements is None else statements
         self.exemption = exemption  # the exemption's reason, when one applied
+        self.exemption_expires: str | None = None  # and its expiry date (YYYY-MM-DD)
         # Development or production (chains.scope): which minimum-signatures applied.
         self.scope = "production"
         # Audited through delta audits (chains.py): the versions from the full audit to

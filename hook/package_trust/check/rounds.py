@@ -75,6 +75,8 @@ def triage(g: Group, policy: Policy, today: dt.date, notices: list[str]) -> Pack
     if exemption is not None:
         if not exemption.expired(today):  # provisional too: a rejection overrules it
             pkg.exemption = exemption.reason
+            if exemption.expires is not None:
+                pkg.exemption_expires = exemption.expires.isoformat()
             return _unverifiable_or_pending(pkg, dep)
         note = (
             f"exemption {exemption.package!r} ({policy.path.name}:{exemption.line}) "

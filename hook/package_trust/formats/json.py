@@ -21,6 +21,7 @@ def package_dict(pkg: PackageResult) -> dict[str, Any]:
         "signers": pkg.signers,
         "rejected_by": pkg.rejected_by,
         "exemption": pkg.exemption,
+        "exemption_expires": pkg.exemption_expires,
         "source": pkg.source,
         "integrity": pkg.integrity,
         "lockfile": pkg.lockfile,

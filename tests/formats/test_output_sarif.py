@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+from test_output_github import line_of
 
 from package_trust.cli import main
 from package_trust.formats.sarif import REPOSITORY
 from support import DATA, REPO, Key, Project
-from test_output_github import line_of
 
 CapSys = pytest.CaptureFixture[str]
 SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from package_trust.cli import main
-from support import Auditors, Key, Project, fake_integrity
+from support import REPO, Auditors, Key, Project, fake_integrity
 
 CapSys = pytest.CaptureFixture[str]
-HOOK = Path(__file__).resolve().parent.parent / "hook"
+HOOK = REPO / "hook"
 DEEP = 2000
 LONG = "9" * 5001
 

@@ -24,7 +24,7 @@ from package_trust.cache import clearsign
 from package_trust.check.gpg import Keyring
 from package_trust.check.ledger import LedgerFile
 from package_trust.cli import main
-from support import Auditors, GpgLog, Key, Project, integrity_of
+from support import REPO, Auditors, GpgLog, Key, Project, integrity_of
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def key(auditors: Auditors, name: str) -> Key:
 
 
 def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """A check that the whole-result cache (tests/test_resultcache.py) does not answer, so
+    """A check that the whole-result cache (tests/cache/test_resultcache.py) does not answer, so
     that what is tested here is the verification cache beneath it."""
     forget_results(Path(os.environ["XDG_CACHE_HOME"], "package-trust"))
     code = main(["check", *args])
@@ -296,7 +296,7 @@ def test_two_checks_at_once(project: Project, keys: dict[str, Key], gpg_log: Gpg
                             cache_dir: Path, capsys) -> None:
     alice_signs(project, keys["alice"], [f"pkg-{n}" for n in range(12)])
     cmd = [sys.executable, "-m", "package_trust", "check"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "hook")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "hook")}
     procs = [subprocess.Popen(cmd, cwd=project.root, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT) for _ in range(2)]
     outs = [p.communicate(timeout=120)[0].decode() for p in procs]

@@ -260,3 +260,13 @@ def test_an_exemption_does_not_cover_what_a_shrinkwrap_pins(
     code, report = check_json(capsys)
     assert code == 1
     assert "which no exemption covers" in by_name(report)["parent"]["problems"][0]
+
+
+def test_the_report_says_when_an_exemption_expires(
+    project: Project, alice: Key, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exempt(project, alice, "expires: 2099-01-31")
+    write_lock(project, {"node_modules/parent": PARENT})
+    code, report = check_json(capsys)
+    assert code == 0
+    assert by_name(report)["parent"]["exemption_expires"] == "2099-01-31"

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cache import check, key
 
 from git_support import LedgerRepo, git_policy
 from package_trust.cli import main
 from support import Auditors, GpgLog, Key, Project, integrity_of
-from test_cache import check, key
 
 PACKAGES = {"left-pad": "1.3.0", "@scope/pad": "2.0.0", "is-odd": "3.0.1"}
 

@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 import yaml
 
+from github_support import live_commands
 from package_trust.cli import main
 from support import DATA, REPO
-from test_output_github import live_commands
 
 ACTION = yaml.safe_load((REPO / "action.yml").read_text())
 LOCK = REPO / "action" / "requirements.txt"

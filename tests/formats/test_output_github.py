@@ -9,27 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from github_support import live_commands
 from package_trust.cli import main
 from package_trust.formats.github import command, escape_data, escape_property
 from support import Key, Project
 
 CapSys = pytest.CaptureFixture[str]
-
-
-def live_commands(stdout: str) -> list[str]:
-    """The lines the runner would take as workflow commands (stop-commands honoured)."""
-    live, token = [], None
-    for line in stdout.splitlines():
-        stripped = line.lstrip()
-        if token is not None:
-            if stripped == f"::{token}::":
-                token = None
-            continue
-        if stripped.startswith("::stop-commands::"):
-            token = stripped.removeprefix("::stop-commands::")
-        elif stripped.startswith("::"):
-            live.append(stripped)
-    return live
 
 
 def line_of(lockfile: Path, name: str) -> int:

@@ -12,6 +12,7 @@ with a fresh cache, an empty user and global npmrc, and no scripts.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -38,6 +39,7 @@ _SHA512 = re.compile(r"^sha512-([A-Za-z0-9+/]{86}==)$")
 PASSING = ("audited", "exempt")
 
 
+@functools.cache
 def npm_version() -> str | None:
     if NPM is None:
         return None

@@ -270,3 +270,17 @@ def test_the_report_says_when_an_exemption_expires(
     code, report = check_json(capsys)
     assert code == 0
     assert by_name(report)["parent"]["exemption_expires"] == "2099-01-31"
+
+
+def test_a_statement_binds_no_entry_without_a_sha512(
+    project: Project, alice: Key, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry with no integrity is asked of the ledger only for rejections: a statement
+    whose hash is empty too must not make it audited."""
+    git = "git+ssh://git@example.org/parent.git#abc"
+    exempt(project, alice, f"source: {json.dumps(git)}")
+    project.sign(alice, "parent", "1.0.0", integrity="sha512-")
+    write_lock(project, {"node_modules/parent": {"version": "1.0.0", "resolved": git}})
+    code, report = check_json(capsys)
+    assert code == 0
+    assert by_name(report)["parent"]["status"] == "exempt"

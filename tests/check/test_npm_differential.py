@@ -23,11 +23,25 @@ from typing import Any
 import pytest
 
 from npm_cases import HONEST, HOSTILE, Case, Ctx, Files, Universe, build_universe
-from npm_harness import NPM, CheckRun, NpmRun, Trap, bound_sha512, install, npm, run_check
+from npm_harness import (
+    NPM,
+    CheckRun,
+    NpmRun,
+    Trap,
+    bound_sha512,
+    install,
+    npm,
+    npm_version,
+    run_check,
+)
 from npm_registry import NpmRegistry
 from support import Auditors, Key
 
 needs_npm = pytest.mark.skipif(NPM is None, reason="npm is not installed")
+# The cases marked real were seen installing an unaudited tarball with npm 11; an older npm
+# (Debian's, where .ci/run installs it) may refuse some of them. The check must fail them
+# all the same, whatever npm does.
+MEASURED_WITH = 11
 WORKERS = 4
 
 
@@ -144,7 +158,7 @@ def test_hostile_lockfile_does_not_pass(case: Case, outcomes: Callable[[Case], O
     assert o.elsewhere == [], o.elsewhere
     assert all(c.code == 0 for c in o.first), [c.failing() for c in o.first]  # cache primed
     unaudited = o.run.unjudged(o.audited)
-    if case.real:
+    if case.real and int((npm_version() or "0").split(".")[0]) >= MEASURED_WITH:
         assert unaudited, f"the attack is not real: npm installed nothing unaudited\n" \
                           f"{o.describe()}"
     code, breach = o.check.code, o.run.unjudged(o.check.passing)

@@ -54,7 +54,7 @@ class Exemption(NamedTuple):
         if not self.matches(dep.name, dep.version):
             return False
         if self.source is not None:
-            if self.source not in (dep.resolved, dep.version):
+            if self.source != (dep.resolved or dep.version):  # where npm fetches it from
                 return False
         elif dep.source is not Source.REGISTRY:
             return False

@@ -60,7 +60,7 @@ def test_every_statement_is_judged_in_order(auditors: Auditors, keys: dict[str, 
     """Two processes share the work; each bad signature ends a gpg and the rest goes on in
     a new one; every verification comes back in the statements' order."""
     monkeypatch.setattr(gpgbatch, "AHEAD", ahead)
-    monkeypatch.setattr(gpgbatch, "FIRST", 4)
+    monkeypatch.setattr(gpgbatch, "DRAW", 4)
     with keyring(auditors, keys, "alice", "bob") as ring:
         verified = ring.verify_many([s for s, _ in mixed], workers=2)
     assert judged(verified, mixed) == [p for _, p in mixed]
@@ -155,6 +155,7 @@ def test_no_scratch_file_is_left(auditors: Auditors, keys: dict[str, Key], tmp_p
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     with keyring(auditors, keys, "alice", "bob") as ring:
         ring.verify_many([s for s, _ in mixed])
-        finish = ring.start([s for s, _ in mixed])  # never waited for: close() ends it
+        verifying = ring.verify(s for s, _ in mixed)
+        next(verifying)  # never waited for to the end: close() ends it
     assert os.listdir(tmp_path) == []
-    del finish
+    del verifying

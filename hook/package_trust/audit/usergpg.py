@@ -14,7 +14,7 @@ from typing import Any
 
 import gnupg
 
-from package_trust.check.gpg import gpg_binary
+from package_trust.check.gpgbin import gpg_binary
 from package_trust.check.policy import FINGERPRINT
 from package_trust.errors import GpgError
 

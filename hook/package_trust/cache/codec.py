@@ -30,9 +30,9 @@ SHAPE = json.dumps([PackageResult.__slots__, StatementResult._fields, CheckResul
 class StoredStatements(Sequence[StatementResult]):
     """Statements as kept, decoded when first read."""
 
-    def __init__(self, text: str):
-        self.text = text
-        self._items: list[StatementResult] | None = None
+    def __init__(self, text: str, items: list[StatementResult] | None = None):
+        self.text = text  # ``statements_text`` of ``items``, when they are given
+        self._items = items
 
     def _load(self) -> list[StatementResult]:
         if self._items is None:

@@ -34,10 +34,10 @@ def clones() -> Path | None:
 
 
 def gpg_identity() -> str:
-    """The gpg a check runs (``gpg.gpg_binary``: a GpgError when there is none) and the
+    """The gpg a check runs (``gpgbin.gpg_binary``: a GpgError when there is none) and the
     state of its file: what is kept is reused only with the same gpg."""
     from package_trust.check.filestat import stat_signature
-    from package_trust.check.gpg import gpg_binary
+    from package_trust.check.gpgbin import gpg_binary
 
     binary = gpg_binary()
     return f"{binary}:{stat_signature(os.stat(binary))}"

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from package_trust.cache.verdicts import Verdicts
     from package_trust.cache.verifier import CachedVerifier
     from package_trust.check.interfaces import VerdictMemo, Verifier
-    from package_trust.check.ledger import Ledger, LedgerFile
+    from package_trust.check.ledger import Ledger
     from package_trust.check.lockfile import Lockfile
     from package_trust.check.policy import Policy
     from package_trust.check.result import CheckResult
@@ -57,14 +57,13 @@ class Cache:
             self._gpg = gpg_identity()
         return self._gpg
 
-    def open(self, key_files: list[LedgerFile], policy: Policy, ledgers: Sequence[Ledger]
-             ) -> tuple[Verifier, VerdictMemo]:
+    def open(self, policy: Policy, ledgers: Sequence[Ledger]) -> tuple[Verifier, VerdictMemo]:
         """A check's verifier and verdict memo (``interfaces.Memory``)."""
         from package_trust.cache.verdicts import open_verdicts
         from package_trust.cache.verifier import CachedVerifier
-        from package_trust.check.interfaces import NoMemo
+        from package_trust.check.interfaces import NoMemo, key_files
 
-        verifier = CachedVerifier(key_files, self.store, self.gpg)
+        verifier = CachedVerifier(key_files(ledgers), self.store, self.gpg)
         self._verifiers.append(verifier)
         verdicts = open_verdicts(self.store, verifier.keyring_id, policy, ledgers)
         if verdicts is None:

@@ -213,7 +213,10 @@ def _short(row_id: bytes) -> int:
 
 def _connect(path: Path) -> sqlite3.Connection:
     """Open the database, creating or upgrading its tables when needed."""
-    db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+    # Used by one thread at a time: the check opens its memory in a thread of its own
+    # (check/early.py) while reading the lockfiles, and waits for it before going on.
+    db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None,
+                         check_same_thread=False)
     try:
         # No fsync, not even when closing (which would cost a check milliseconds). A power
         # cut may then damage the database: what SQLite finds damaged is rebuilt

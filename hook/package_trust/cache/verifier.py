@@ -28,15 +28,19 @@ gpg, so the cache does not defend against them beyond the checks above. Run with
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from package_trust.cache.store import LISTINGS, VERIFIED, Listing, Store, Verified
 from package_trust.check.gpg import KeyInfo, Keyring, Verification, check_key
 from package_trust.check.ledger import LedgerFile
 
 KEYRING_TTL = 24 * 3600  # a keyring listing is made afresh at least daily
+CHUNK = 64  # statements looked up in the cache at once
+T = TypeVar("T")
 
 
 class CachedVerifier:
@@ -67,43 +71,75 @@ class CachedVerifier:
         if self._ring is not None:
             self._ring.close()
 
-    def verify_many(self, statements: Sequence[bytes]) -> list[Verification]:
-        """Reuse what the cache holds; verify the rest with gpg and remember the good."""
-        return self.start(statements)()
-
-    def start(self, statements: Sequence[bytes]) -> Callable[[], list[Verification]]:
-        """``verify_many`` in two steps: what the cache holds now, and gpg for the rest in
-        the background; the function returned waits for gpg and returns every result."""
+    def verify(self, statements: Iterable[bytes]) -> Iterator[tuple[int, Verification]]:
+        """Each statement's verification (by its position) as soon as it is known: the
+        cache's, or else gpg's, kept when good. The statements are drawn a chunk at a
+        time; the keyring is built, and gpg started, at the first the cache lacks."""
         now = time.time()
-        ids = [hashlib.sha256(s).digest() for s in statements]
-        rows = self._store.get(VERIFIED, ids, now)
-        results = [self._reuse(s, rows.get(i), now) for s, i in zip(statements, ids, strict=True)]
-        missing = [n for n, v in enumerate(results) if v is None]
-        if not missing:
-            return lambda: self._answered(results)
+        drawn = _chunks(enumerate(statements))
+        misses: list[tuple[int, bytes, bytes]] = []
+        for chunk in drawn:
+            found, misses = self._recall(chunk, now)
+            yield from self._answer(found)
+            if misses:
+                break
+        else:
+            return
+        given: list[tuple[int, bytes, bytes]] = []  # position, id and bytes, as gpg has them
+        found = []
+
+        def unknown() -> Iterator[bytes]:
+            """What gpg is to verify; what the cache holds on the way goes to ``found``."""
+            pending = misses
+            while True:
+                for miss in pending:
+                    given.append(miss)
+                    yield miss[2]
+                chunk = next(drawn, None)
+                if chunk is None:
+                    return
+                hits, pending = self._recall(chunk, now)
+                found.extend(hits)
+
+        keep = []
+        for k, v in self._keyring().verify(unknown()):
+            n, row_id, _ = given[k]
+            key = self.keys.get(v.primary or "")
+            if v.good and key is not None and v.plaintext is not None:
+                keep.append(Verified(row_id, v.plaintext, key.fingerprint, v.signer or "",
+                                     v.signed_at, v.expires, v.uid, key.digest, self._gpg,
+                                     valid_until(v, key)))
+            yield from self._answer([(n, v), *found])
+            found.clear()
+        yield from self._answer(found)
+        self._store.put(VERIFIED, keep, now)
+
+    def _answer(self, answered: list[tuple[int, Verification]]
+                ) -> Iterator[tuple[int, Verification]]:
+        """Hand the verifications on, noting when the first of them expires."""
+        for n, v in answered:
+            if v.expires is not None:
+                self.valid_until = _first([self.valid_until, v.expires])
+            yield n, v
+
+    def _keyring(self) -> Keyring:
         if self._ring is None:  # the listing is cached (else __init__ built the keyring)
             self._ring = Keyring(self._files, self.keys, self._keybox)
-        verifying = self._ring.start([statements[n] for n in missing])
+        return self._ring
 
-        def finish() -> list[Verification]:
-            keep = []
-            for n, v in zip(missing, verifying(), strict=True):
-                results[n] = v
-                key = self.keys.get(v.primary or "")
-                if v.good and key is not None and v.plaintext is not None and _bound(
-                        statements[n], v):
-                    keep.append(Verified(ids[n], v.plaintext, key.fingerprint, v.signer or "",
-                                         v.signed_at, v.expires, v.uid, key.digest, self._gpg,
-                                         valid_until(v, key)))
-            self._store.put(VERIFIED, keep, now)
-            return self._answered(results)
-
-        return finish
-
-    def _answered(self, results: list[Verification | None]) -> list[Verification]:
-        answered = [v for v in results if v is not None]
-        self.valid_until = _first([self.valid_until, *(v.expires for v in answered)])
-        return answered
+    def _recall(self, chunk: list[tuple[int, bytes]], now: float
+                ) -> tuple[list[tuple[int, Verification]], list[tuple[int, bytes, bytes]]]:
+        """The chunk's verifications the cache holds, and the others (position, id, bytes)."""
+        ids = [hashlib.sha256(s).digest() for _, s in chunk]
+        rows = self._store.get(VERIFIED, ids, now)
+        hits, misses = [], []
+        for (n, s), i in zip(chunk, ids, strict=True):
+            v = self._reuse(s, rows.get(i), now)
+            if v is None:
+                misses.append((n, i, s))
+            else:
+                hits.append((n, v))
+        return hits, misses
 
     def _reuse(self, statement: bytes, row: Verified | None, now: float) -> Verification | None:
         """The remembered verification, if it still holds for exactly these bytes."""
@@ -122,6 +158,13 @@ class CachedVerifier:
         if not check_key(v, self.keys, now).good or not _bound(statement, v):
             return None
         return v
+
+
+def _chunks(items: Iterable[T]) -> Iterator[list[T]]:
+    """``items``, CHUNK at a time: looked up in the cache together."""
+    source = iter(items)
+    while chunk := list(itertools.islice(source, CHUNK)):
+        yield chunk
 
 
 def _bound(statement: bytes, v: Verification) -> bool:

@@ -8,16 +8,20 @@ engine is the same with a cache or without one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from package_trust.check import chains, judge, rounds
-from package_trust.check.gpg import KeyInfo, Verification
+from package_trust.check.gpg import KeyInfo
 from package_trust.check.interfaces import FRESH, Memory, Record, VerdictMemo, Verifier
 from package_trust.check.ledger import Ledger
 from package_trust.check.lockfile import Lockfile
 from package_trust.check.policy import Policy
+from package_trust.check.reading import Reading
 from package_trust.check.result import CheckResult, LedgerInfo, PackageResult, Status
 from package_trust.errors import PolicyError
+
+REMEMBER = 128  # verdicts the memo is given at a time
 
 
 def check(
@@ -72,8 +76,7 @@ class _Judging:
 
     def _open(self) -> tuple[Verifier, VerdictMemo]:
         if self._opened is None:
-            keys = [f for ledger in self.ledgers for f in ledger.key_files()]
-            self._opened = verifier, _ = self._memory.open(keys, self.policy, self.ledgers)
+            self._opened = verifier, _ = self._memory.open(self.policy, self.ledgers)
             self.notices += verifier.notices
             _require_keys(self.policy, verifier.keys, verifier.notices)
         return self._opened
@@ -91,21 +94,29 @@ class _Judging:
             judge.settle_exemption(pkg)
 
     def _judge(self, records: list[Record]) -> None:
+        """Judge each record as its statements are verified; the kept verdicts are checked
+        once the others' statements are read (gpg verifies meanwhile), and a package whose
+        kept verdict no longer holds is read and judged with them."""
         verifier, memo = self._open()
         kept, fresh = memo.recall(records)
-        finish = self._read(fresh)  # gpg verifies what no kept verdict covers while
-        stale = memo.reuse(kept)  # the kept verdicts are checked
-        verified = finish()
-        verified.update(self._read(stale)())
-        judged = fresh + stale
-        for r in judged:
-            judge.judge_statements(r, verified, self.policy, verifier.keys)
-        self._chains(judged)
-        for r in judged:
+        reading = Reading(self.ledgers, memo)
+        deltas: list[Record] = []
+        judged: list[Record] = []
+        for r in reading.run(verifier, itertools.chain(fresh, _then(memo.reuse, kept))):
+            judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
+            if chains.uses_deltas(r.pkg.statements):
+                deltas.append(r)  # decided once the chains of audits are known
+                continue
+            judge.decide(r)
+            judged.append(r)
+            if len(judged) == REMEMBER:  # kept as they come, while gpg verifies the rest
+                memo.remember(judged, reading.verified, verifier.keys)
+                judged = []
+        self._chains(deltas)
+        for r in deltas:
             judge.decide(r)
         # a verdict resting on other versions' statements is not kept: judged afresh
-        memo.remember([r for r in judged if not chains.uses_deltas(r.pkg.statements)],
-                      verified, verifier.keys)
+        memo.remember(judged, reading.verified, verifier.keys)
 
     def _chains(self, records: list[Record]) -> None:
         """Delta audits: a package one counts for is audited when a chain of audits leads
@@ -130,26 +141,17 @@ class _Judging:
         verifier, _ = self._open()
         records = [Record(PackageResult(name, node.version, Status.UNAUDITED, 0, "", []),
                           node.sha512) for name, node in asked]
-        verified = self._read(records, note=False)()
-        for r in records:
-            judge.judge_statements(r, verified, self.policy, verifier.keys)
+        reading = Reading(self.ledgers)
+        for r in reading.run(verifier, records):
+            judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
         return {key: chains.link_of(r.pkg.statements)
                 for key, r in zip(asked, records, strict=True)}
 
-    def _read(self, records: list[Record], note: bool = True
-              ) -> Callable[[], dict[bytes, Verification]]:
-        """Read the records' statements and start verifying them (``note``: tell the
-        verdict memo); the function returned waits for the verifications."""
-        verifier, memo = self._open()
-        for r in records:
-            name, version = r.pkg.name, r.pkg.version
-            r.files = [f for ledger in self.ledgers for f in ledger.statements(name, version)]
-            if note:
-                memo.read(r)  # now: the package may be read again later
-        unique = list(dict.fromkeys(f.data for r in records for f in r.files
-                                    if f.problem is None))
-        finish = verifier.start(unique)
-        return lambda: dict(zip(unique, finish(), strict=True))
+
+def _then(make: Callable[[list[Record]], list[Record]], records: list[Record]
+          ) -> Iterator[Record]:
+    """``make(records)``, called only when the first of its records is asked for."""
+    yield from make(records)
 
 
 def _require_keys(policy: Policy, keys: dict[str, KeyInfo], notices: list[str]) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from package_trust.check.gpgbatch import Batch
+from package_trust.check.gpgbatch import UNPROCESSED, Batch
+from package_trust.check.gpgbin import gpg_binary
 from package_trust.check.gpgstatus import BAD_STATUS as BAD_STATUS
 from package_trust.check.gpgstatus import MAX_STATEMENT_BYTES as MAX_STATEMENT_BYTES
 from package_trust.check.gpgstatus import KeyInfo as KeyInfo
@@ -28,7 +29,6 @@ from package_trust.errors import GpgError
 
 if TYPE_CHECKING:
     import subprocess
-    import tempfile
 
     from package_trust.check import keyfiles
     from package_trust.check.ledger.interface import LedgerFile
@@ -50,14 +50,6 @@ _KEYBOX = "pubring.kbx"
 GPG_TIMEOUT = 600  # seconds for one gpg process that is not verifying statements
 VET_TIMEOUT = 30  # seconds gpg may take to list what key files hold (keyfiles.py)
 VET_WORKERS = 16  # key files listed at once
-
-
-def gpg_binary() -> str:
-    """The gpg executable, or an error saying how to get one."""
-    found = shutil.which(os.environ.get("PACKAGE_TRUST_GPG", "gpg"))
-    if found is None:
-        raise GpgError("gpg (GnuPG) is not installed: install it, e.g. apt-get install gnupg")
-    return found
 
 
 def scratch() -> str | None:
@@ -103,7 +95,7 @@ class Keyring:
         import tempfile
 
         self._binary = gpg_binary()
-        self._batches: list[tuple[Batch, tempfile.TemporaryDirectory[str]]] = []  # not finished
+        self._batches: list[Batch] = []  # running
         self._tmp = tempfile.TemporaryDirectory(prefix="package-trust-gpg-", dir=scratch())
         self.home = self._tmp.name
         os.chmod(self.home, 0o700)
@@ -199,8 +191,8 @@ class Keyring:
         self.close()
 
     def close(self) -> None:
-        for started in list(self._batches):  # a check that failed before waiting for them
-            self._end(started)
+        for batch in self._batches:  # a check that failed before waiting for them
+            batch.close()
         self._tmp.cleanup()
 
     def keybox(self) -> bytes | None:
@@ -225,39 +217,28 @@ class Keyring:
         self, statements: Sequence[bytes], workers: int | None = None
     ) -> list[Verification]:
         """Verify clearsigned statements over ``workers`` gpg processes (one per core)."""
-        return self.start(statements, workers)()
+        verified: list[Verification | None] = [None] * len(statements)
+        for n, v in self.verify(statements, workers):
+            verified[n] = v
+        return [v or Verification(None, problem=UNPROCESSED) for v in verified]
 
-    def start(
-        self, statements: Sequence[bytes], workers: int | None = None
-    ) -> Callable[[], list[Verification]]:
-        """``verify_many``, begun: gpg processes verify while the caller goes on; the
-        function returned waits for them and returns every verification, in order."""
+    def verify(
+        self, statements: Iterable[bytes], workers: int | None = None
+    ) -> Iterator[tuple[int, Verification]]:
+        """Each statement's verification (by its position among ``statements``) as soon
+        as gpg has made it: the statements are drawn as gpg has room for them."""
         import tempfile
 
-        folder = tempfile.TemporaryDirectory(prefix="package-trust-verify-", dir=scratch())
+        folder = tempfile.mkdtemp(prefix="verify-", dir=self.home)  # close() removes it
+        batch = Batch(self._spawn, workers or os.cpu_count() or 1, folder)
+        self._batches.append(batch)  # ended by run(), or, failing that, by close()
         try:
-            batch = Batch(self._spawn, statements, workers or os.cpu_count() or 1, folder.name)
-        except BaseException:
-            folder.cleanup()
-            raise
-        self._batches.append((batch, folder))  # closed by finish() or, failing that, close()
-
-        def finish() -> list[Verification]:
-            try:
-                verified = batch.finish()
-            finally:
-                self._end((batch, folder))
-            now = time.time()
-            return [check_key(v, self.keys, now) for v in verified]
-
-        return finish
-
-    def _end(self, started: tuple[Batch, tempfile.TemporaryDirectory[str]]) -> None:
-        batch, folder = started
-        batch.close()
-        folder.cleanup()
-        if started in self._batches:
-            self._batches.remove(started)
+            for n, v in batch.run(statements):
+                yield n, check_key(v, self.keys, time.time())
+        finally:
+            self._batches.remove(batch)
+            batch.close()
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _spawn(self, args: list[str], cwd: str) -> subprocess.Popen[bytes]:
         """gpg on this keyring, started in ``cwd``: its input and its status lines piped."""

@@ -1,20 +1,23 @@
-"""Many clearsigned statements verified at once: one gpg process per core
+"""Many clearsigned statements verified at once: up to one gpg process per core
 (``--decrypt-files``), each reading the names of the files to verify from a pipe.
 
-Every statement is written to a file of its own; each gpg is given a few names to start
-with, then more as it reports files done, so that the processes share the work as they
-go and end together. gpg stops at a bad signature: what it was given after that goes to
-a new gpg. What gpg says of each file is judged by ``parse_status``.
+The statements are drawn from the caller as the work goes (reading them, the caller keeps
+gpg busy meanwhile), each written to a file of its own; each gpg is given a few names at a
+time, more as it reports files done, so that the processes share the work and end
+together. Each verification is handed back as soon as gpg has made it. gpg stops at a bad
+signature: what it was given after that goes to another gpg. What gpg says of each file
+is judged by ``parse_status``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import select
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from package_trust.check.gpgstatus import (
@@ -29,10 +32,14 @@ if TYPE_CHECKING:
     import subprocess
 
 GPG_TIMEOUT = 600  # seconds for all the statements of one batch
-SMALL_BATCH = 32  # statements that one gpg process verifies about as fast as two would
-FIRST = 64  # names each gpg is given at once: work for it until finish() is called
-AHEAD = 8  # names each gpg holds after that: enough to keep it busy between two looks
-POLL = 0.002  # seconds between looks at what the processes said
+SMALL_BATCH = 32  # statements waiting for each gpg before another one is started
+DRAW = 32  # statements drawn from the caller at a time, while gpg verifies
+AHEAD = 12  # names each gpg holds: enough to keep it busy between two looks
+POLL = 0.002  # seconds between looks at what the processes said, once all are drawn
+# What one gpg may write, all its files together (--max-output): a clearsigned
+# statement's text is never longer than the statement, so a gpg is given names only
+# while the statements it was given hold no more than this.
+OUTPUT_BUDGET = 64 * MAX_STATEMENT_BYTES
 UNPROCESSED = "gpg could not process the statement"
 
 # gpg on the keyring with these arguments, started in this folder, stdin and stdout piped
@@ -40,71 +47,92 @@ Spawn = Callable[[list[str], str], "subprocess.Popen[bytes]"]
 
 
 class Batch:
-    """Statements being verified by gpg processes, started at once; ``finish`` waits."""
+    """gpg processes verifying statements in one folder (``run``); ``close`` ends them."""
 
-    def __init__(self, spawn: Spawn, statements: Sequence[bytes], workers: int, folder: str):
-        self.results: list[Verification | None] = [None] * len(statements)
-        todo = []
-        for i, data in enumerate(statements):
-            if len(data) > MAX_STATEMENT_BYTES:
-                self.results[i] = Verification(None, problem="statement is too large")
-            elif not data.lstrip().startswith(CLEARSIGN_HEADER):
-                self.results[i] = Verification(None, problem="not a clearsigned statement")
-            else:
-                todo.append(i)
-        self._spawn, self._folder = spawn, folder
-        self._deadline = time.monotonic() + GPG_TIMEOUT
-        # --max-output is for a whole process: what it may print, all files together;
-        # any one may be given any statement, so no more than all the statements hold.
-        self._args = ["--yes", "--max-output", str(sum(len(statements[i]) for i in todo)),
+    def __init__(self, spawn: Spawn, workers: int, folder: str):
+        self._spawn, self._workers, self._folder = spawn, workers, folder
+        self._args = ["--yes", "--max-output", str(OUTPUT_BUDGET),
                       "--decrypt-files"]  # and no file: their names, one a line, on stdin
-        self._queue = deque(todo)
-        count = min(workers, max(1, len(todo) // SMALL_BATCH)) if todo else 0
+        self._queue: deque[int] = deque()  # written, not yet given to a gpg
+        self._sizes: dict[int, int] = {}
         self._gpgs: list[_Gpg] = []
-        try:
-            for _ in range(count):
-                self._gpgs.append(_Gpg(self._spawn(self._args, folder)))
-            for n, i in enumerate(todo):  # each file written, then its name given out
-                _write(os.path.join(folder, f"{i}.asc"), statements[i])
-                if n < FIRST * count:
-                    self._give(self._gpgs[n % count])
-            self._top_up()
-        except BaseException:
-            self.close()
-            raise
+        self._done: list[tuple[int, Verification]] = []  # made, not yet handed back
+        self._drawing = True
 
-    def finish(self) -> list[Verification]:
-        """Wait for gpg; every verification, in order."""
-        while running := [g for g in self._gpgs if g.proc is not None]:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                raise GpgError(f"gpg took more than {GPG_TIMEOUT} seconds to verify statements")
-            looking = select.poll()
-            for g in running:
-                looking.register(g.status, select.POLLIN)
-            ready = {fd for fd, _ in looking.poll(min(left, 1) * 1000)}
-            for g in running:
-                if g.status in ready or g.ended():
-                    self._read(g)
-            self._top_up()
-            time.sleep(POLL)  # gpg reports a few files meanwhile: fewer looks
-        return [v or Verification(None, problem=UNPROCESSED) for v in self.results]
+    def run(self, statements: Iterable[bytes]) -> Iterator[tuple[int, Verification]]:
+        """Verify ``statements``, drawn as the work goes; each one's verification (by its
+        position) as soon as it is made, in any order, every one by the end."""
+        deadline = time.monotonic() + GPG_TIMEOUT
+        source, drawn = iter(statements), 0
+        try:
+            while True:
+                if self._drawing:
+                    drawn = self._draw(source, drawn)
+                self._top_up()
+                yield from self._handed()
+                running = [g for g in self._gpgs if g.proc is not None]
+                if not running and not self._drawing:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise GpgError(
+                        f"gpg took more than {GPG_TIMEOUT} seconds to verify statements")
+                looking = select.poll()
+                for g in running:
+                    looking.register(g.status, select.POLLIN)
+                # drawing, only a look; else wait for gpg, then let it report a few files
+                wait = 0 if self._drawing else min(left, 1) * 1000
+                ready = {fd for fd, _ in looking.poll(wait)}
+                for g in running:
+                    if g.status in ready or g.ended():
+                        self._read(g)
+                if not self._drawing:
+                    time.sleep(POLL)
+        finally:
+            self.close()
 
     def close(self) -> None:
         for g in self._gpgs:
             g.stop()
 
-    def _give(self, g: _Gpg) -> None:
-        index = self._queue.popleft()
-        if not g.give(index):  # gpg ended: its end is read next, and what it held requeued
-            self._queue.appendleft(index)
+    def _draw(self, source: Iterator[bytes], drawn: int) -> int:
+        """Take in up to DRAW statements: refuse what gpg is not to see, write the rest."""
+        taken = 0
+        for data in itertools.islice(source, DRAW):
+            index, drawn, taken = drawn, drawn + 1, taken + 1
+            if len(data) > MAX_STATEMENT_BYTES:
+                self._done.append((index, Verification(None, problem="statement is too large")))
+            elif not data.lstrip().startswith(CLEARSIGN_HEADER):
+                self._done.append((index, Verification(
+                    None, problem="not a clearsigned statement")))
+            else:
+                _write(os.path.join(self._folder, f"{index}.asc"), data)
+                self._sizes[index] = len(data)
+                self._queue.append(index)
+        self._drawing = taken == DRAW
+        return drawn
+
+    def _handed(self) -> Iterator[tuple[int, Verification]]:
+        done, self._done = self._done, []
+        return iter(done)
 
     def _top_up(self) -> None:
-        """Give each gpg names until it holds AHEAD; when none are left, let it end."""
-        for g in self._gpgs:
+        """Start gpg processes as the work waiting warrants; give each names until it
+        holds AHEAD; when none are left to come, let each end."""
+        self._gpgs = [g for g in self._gpgs if g.proc is not None]
+        taking = [g for g in self._gpgs if g.names is not None]
+        while self._queue and len(self._gpgs) < self._workers and (
+                len(self._queue) > SMALL_BATCH * len(taking) or not taking):
+            self._gpgs.append(g := _Gpg(self._spawn(self._args, self._folder)))
+            taking.append(g)
+        for g in taking:
             while self._queue and g.names is not None and len(g.given) < AHEAD:
-                self._give(g)
-            if not self._queue:
+                index = self._queue[0]
+                if g.written + self._sizes[index] > OUTPUT_BUDGET:
+                    g.no_more_names()  # it ends after those: another takes the rest
+                elif g.give(index, self._sizes[index]):
+                    self._queue.popleft()
+            if not self._queue and not self._drawing:
                 g.no_more_names()
 
     def _read(self, g: _Gpg) -> None:
@@ -125,37 +153,40 @@ class Batch:
         if words[0] == "FILE_START" and len(words) >= 3:
             index = _index(words[2])
             while g.given and g.given[0] != index:  # files gpg passed over without a word
-                self.results[g.given.popleft()] = Verification(None, problem=UNPROCESSED)
+                self._done.append((g.given.popleft(), Verification(None, problem=UNPROCESSED)))
             if g.given:
                 g.current, g.lines, g.began = g.given.popleft(), [], True
         elif words[0] == "FILE_DONE" and g.current is not None:
-            self.results[g.current] = parse_status(g.lines, self._plaintext(g.current))
+            self._done.append((g.current, parse_status(g.lines, self._plaintext(g.current))))
             g.current = None
         elif g.current is not None:
             g.lines.append(words)
 
     def _ended(self, g: _Gpg) -> None:
         """gpg ended: it gave up on the file it was on (BADSIG ends it); what it was given
-        after that goes to a new gpg. One that ended before beginning any file fails the
-        first waiting, so that every gpg started settles at least one."""
+        after that goes back in the queue, for another gpg. One that ended before
+        beginning any file fails the first waiting, so that every gpg started settles at
+        least one."""
         g.stop()
         if g.current is not None:
-            self.results[g.current] = parse_status(g.lines, None)
+            self._done.append((g.current, parse_status(g.lines, None)))
         self._queue.extendleft(reversed(g.given))
         if not g.began and self._queue:
-            self.results[self._queue.popleft()] = Verification(None, problem=UNPROCESSED)
-        if self._queue:
-            self._gpgs[self._gpgs.index(g)] = _Gpg(self._spawn(self._args, self._folder))
-            self._top_up()
+            self._done.append((self._queue.popleft(), Verification(None, problem=UNPROCESSED)))
 
     def _plaintext(self, index: int) -> bytes | None:
         """What gpg wrote for the file: the text it verified as signed (closed before
-        gpg reports the file done)."""
+        gpg reports the file done); the file and the statement are removed."""
+        path = os.path.join(self._folder, str(index))
         try:
-            with open(os.path.join(self._folder, str(index)), "rb", buffering=0) as f:
+            with open(path, "rb", buffering=0) as f:
                 return f.readall()
         except OSError:
             return None
+        finally:
+            for done in (path, f"{path}.asc"):
+                with contextlib.suppress(OSError):
+                    os.unlink(done)
 
 
 def _write(path: str, data: bytes) -> None:
@@ -184,6 +215,7 @@ class _Gpg:
         self.status = proc.stdout.fileno()
         os.set_blocking(self.status, False)
         self.given: deque[int] = deque()  # in the order given, not begun yet
+        self.written = 0  # the bytes of the statements given: at most what it may write
         self.current: int | None = None  # FILE_START, no FILE_DONE yet
         self.lines: list[list[str]] = []  # its status lines about the current file
         self.partial = b""  # the start of a status line to come
@@ -205,8 +237,8 @@ class _Gpg:
     def ended(self) -> bool:
         return self.proc is None or self.proc.poll() is not None
 
-    def give(self, index: int) -> bool:
-        """Give gpg a file's name; False if it has ended."""
+    def give(self, index: int, size: int) -> bool:
+        """Give gpg a file's name; False if it takes no more."""
         if self.names is None:
             return False
         try:
@@ -215,6 +247,7 @@ class _Gpg:
             self.no_more_names()
             return False
         self.given.append(index)
+        self.written += size
         return True
 
     def no_more_names(self) -> None:

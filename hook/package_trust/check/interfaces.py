@@ -5,7 +5,7 @@ judges the same with it or without it (``FRESH``: gpg verifies everything, nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from package_trust.check.gpg import KeyInfo, Keyring, Verification
@@ -20,10 +20,9 @@ class Verifier(Protocol):
     keys: dict[str, KeyInfo]
     notices: list[str]  # the key files not used, and why (keyfiles.py)
 
-    def verify_many(self, statements: Sequence[bytes]) -> list[Verification]: ...
-
-    def start(self, statements: Sequence[bytes]) -> Callable[[], list[Verification]]:
-        """``verify_many`` begun: the function returned waits for the verifications."""
+    def verify(self, statements: Iterable[bytes]) -> Iterator[tuple[int, Verification]]:
+        """Each statement's verification, by its position among ``statements``, as soon
+        as it is made; the statements are drawn as the verifier has room for them."""
 
     def close(self) -> None: ...
 
@@ -31,13 +30,14 @@ class Verifier(Protocol):
 class Record:
     """One package the ledger decides, as the engine judges it."""
 
-    __slots__ = ("digest", "files", "memo", "pkg")
+    __slots__ = ("digest", "files", "memo", "pkg", "waiting")
 
     def __init__(self, pkg: PackageResult, digest: bytes) -> None:
         self.pkg = pkg
         self.digest = digest  # the sha512 a statement must carry to count (b"": none can)
         self.files: list[LedgerFile] = []  # its statements, once read
         self.memo: Any = None  # the verdict memo's own note: a kept verdict, what was read
+        self.waiting = 0  # its statements read, not yet verified (reading.py)
 
 
 class VerdictMemo(Protocol):
@@ -61,8 +61,8 @@ class VerdictMemo(Protocol):
 class Memory(Protocol):
     """Opens, for one check, its verifier and its verdict memo."""
 
-    def open(self, key_files: list[LedgerFile], policy: Policy, ledgers: Sequence[Ledger]
-             ) -> tuple[Verifier, VerdictMemo]: ...
+    def open(self, policy: Policy, ledgers: Sequence[Ledger]) -> tuple[Verifier, VerdictMemo]:
+        """The verifier of the ledgers' keys (``key_files``), and the verdict memo."""
 
 
 class NoMemo:
@@ -85,9 +85,13 @@ class NoMemo:
 class Fresh:
     """No memory: a keyring of the ledgers' keys verifies every statement with gpg."""
 
-    def open(self, key_files: list[LedgerFile], policy: Policy, ledgers: Sequence[Ledger]
-             ) -> tuple[Verifier, VerdictMemo]:
-        return Keyring(key_files), NoMemo()
+    def open(self, policy: Policy, ledgers: Sequence[Ledger]) -> tuple[Verifier, VerdictMemo]:
+        return Keyring(key_files(ledgers)), NoMemo()
+
+
+def key_files(ledgers: Sequence[Ledger]) -> list[LedgerFile]:
+    """Every ledger's key files, in order."""
+    return [f for ledger in ledgers for f in ledger.key_files()]
 
 
 FRESH = Fresh()

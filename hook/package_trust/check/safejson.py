@@ -7,6 +7,7 @@ Non-standard constants (``NaN``, ``Infinity``) are refused, as JavaScript's JSON
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -40,19 +41,23 @@ class _Refused(Exception):
 def loads(text: str, max_depth: int = MAX_DEPTH, max_number: int = MAX_NUMBER) -> Any:
     """``json.loads(text)``, within the bounds; raises JsonError only."""
     _check_depth(text, max_depth)
+    if text.startswith("\ufeff"):  # as json.loads
+        raise JsonError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     try:
-        return json.loads(
-            text,
-            parse_int=_number(int, max_number),
-            parse_float=_number(float, max_number),
-            parse_constant=_constant,
-        )
+        return _decoder(max_number).decode(text)
     except _Refused as e:
         raise JsonError(e.message, text, _first(text, e.pattern)) from None
     except json.JSONDecodeError as e:
         raise JsonError(e.msg, text, e.pos) from None
     except RecursionError:  # not expected within MAX_DEPTH; fail with an error all the same
         raise JsonError("nested too deeply", text, 0) from None
+
+
+@functools.lru_cache(maxsize=4)
+def _decoder(max_number: int) -> json.JSONDecoder:
+    """One decoder for each bound (a decoder keeps no state between texts)."""
+    return json.JSONDecoder(parse_int=_number(int, max_number),
+                            parse_float=_number(float, max_number), parse_constant=_constant)
 
 
 def _number(kind: Callable[[str], Any], limit: int) -> Callable[[str], Any]:

@@ -123,14 +123,17 @@ def run_check(
     judge with it, and note what the check read (``Cache.keep`` keeps the result)."""
     from package_trust.cache.folder import clones
     from package_trust.check import engine, lockfile, policy
+    from package_trust.check.early import Early
     from package_trust.check.interfaces import FRESH
     from package_trust.check.ledger import open_ledgers
 
     today = dt.date.today()
     pol = policy.load(policy_path)
-    lockfiles = [lockfile.load(p) for p in lockfile_paths(files, policy_path)]
+    paths = lockfile_paths(files, policy_path)
     opened = given_ledgers(ledgers) if ledgers else open_ledgers(pol, clones())
-    result = engine.check(lockfiles, pol, opened, cache or FRESH, today)
+    with Early(cache or FRESH, pol, opened) as memory:  # the keys imported meanwhile
+        lockfiles = [lockfile.load(p) for p in paths]
+        result = engine.check(lockfiles, pol, opened, memory, today)
     if cache is not None:
         cache.read(lockfiles, opened, today)
     return result

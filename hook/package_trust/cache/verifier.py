@@ -40,6 +40,7 @@ from package_trust.check.ledger import LedgerFile
 
 KEYRING_TTL = 24 * 3600  # a keyring listing is made afresh at least daily
 CHUNK = 64  # statements looked up in the cache at once
+KEEP = 256  # verifications kept at once
 T = TypeVar("T")
 
 
@@ -109,6 +110,9 @@ class CachedVerifier:
                 keep.append(Verified(row_id, v.plaintext, key.fingerprint, v.signer or "",
                                      v.signed_at, v.expires, v.uid, key.digest, self._gpg,
                                      valid_until(v, key)))
+                if len(keep) == KEEP:  # kept as they come, while gpg verifies the rest
+                    self._store.put(VERIFIED, keep, now)
+                    keep = []
             yield from self._answer([(n, v), *found])
             found.clear()
         yield from self._answer(found)
@@ -161,10 +165,12 @@ class CachedVerifier:
 
 
 def _chunks(items: Iterable[T]) -> Iterator[list[T]]:
-    """``items``, CHUNK at a time: looked up in the cache together."""
-    source = iter(items)
-    while chunk := list(itertools.islice(source, CHUNK)):
+    """``items``, a few at a time (looked up in the cache together): one, then twice as
+    many each time up to CHUNK, so that the first the cache lacks goes to gpg at once."""
+    source, size = iter(items), 1
+    while chunk := list(itertools.islice(source, size)):
         yield chunk
+        size = min(2 * size, CHUNK)
 
 
 def _bound(statement: bytes, v: Verification) -> bool:

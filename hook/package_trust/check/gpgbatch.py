@@ -12,8 +12,8 @@ is judged by ``parse_status``.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
+import re
 import select
 import time
 from collections import deque
@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING
 
 from package_trust.check.gpgstatus import (
     CLEARSIGN_HEADER,
+    JUDGED,
     MAX_STATEMENT_BYTES,
     Verification,
     parse_status,
@@ -41,6 +42,10 @@ POLL = 0.002  # seconds between looks at what the processes said, once all are d
 # while the statements it was given hold no more than this.
 OUTPUT_BUDGET = 64 * MAX_STATEMENT_BYTES
 UNPROCESSED = "gpg could not process the statement"
+# The status lines a batch reads: where each file starts and ends, and those that
+# parse_status judges (the others, a good half of what gpg says, are passed over).
+_STATUS = re.compile(rb"^\[GNUPG:\] ((?:FILE_START|FILE_DONE|%s)(?: [^\n]*)?)$"
+                     % "|".join(JUDGED).encode(), re.MULTILINE)
 
 # gpg on the keyring with these arguments, started in this folder, stdin and stdout piped
 Spawn = Callable[[list[str], str], "subprocess.Popen[bytes]"]
@@ -51,6 +56,7 @@ class Batch:
 
     def __init__(self, spawn: Spawn, workers: int, folder: str):
         self._spawn, self._workers, self._folder = spawn, workers, folder
+        self._dir: int | None = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         self._args = ["--yes", "--max-output", str(OUTPUT_BUDGET),
                       "--decrypt-files"]  # and no file: their names, one a line, on stdin
         self._queue: deque[int] = deque()  # written, not yet given to a gpg
@@ -94,22 +100,30 @@ class Batch:
     def close(self) -> None:
         for g in self._gpgs:
             g.stop()
+        if self._dir is not None:
+            os.close(self._dir)
+            self._dir = None
 
     def _draw(self, source: Iterator[bytes], drawn: int) -> int:
-        """Take in up to DRAW statements: refuse what gpg is not to see, write the rest."""
-        taken = 0
-        for data in itertools.islice(source, DRAW):
-            index, drawn, taken = drawn, drawn + 1, taken + 1
+        """Take in up to DRAW statements: refuse what gpg is not to see, write the rest.
+        The first one for gpg starts it at once: the others are drawn as it works."""
+        for _ in range(DRAW):
+            data = next(source, None)
+            if data is None:
+                self._drawing = False
+                break
+            index, drawn = drawn, drawn + 1
             if len(data) > MAX_STATEMENT_BYTES:
                 self._done.append((index, Verification(None, problem="statement is too large")))
             elif not data.lstrip().startswith(CLEARSIGN_HEADER):
                 self._done.append((index, Verification(
                     None, problem="not a clearsigned statement")))
             else:
-                _write(os.path.join(self._folder, f"{index}.asc"), data)
+                _write(self._dir, f"{index}.asc", data)
                 self._sizes[index] = len(data)
                 self._queue.append(index)
-        self._drawing = taken == DRAW
+                if not self._gpgs:
+                    break
         return drawn
 
     def _handed(self) -> Iterator[tuple[int, Verification]]:
@@ -139,13 +153,12 @@ class Batch:
         """Take in what ``g`` said: a verification for each file it is done with."""
         said, ended = g.said()
         complete, _, g.partial = (g.partial + said).rpartition(b"\n")
-        for line in complete.decode("utf-8", "replace").split("\n"):
-            if not line.startswith("[GNUPG:] "):
-                continue
-            if g.current is not None and not line.startswith("[GNUPG:] FILE_"):
-                g.lines.append(line[9:].split(" "))  # most lines: what gpg says of a file
+        for line in _STATUS.findall(complete):  # the lines that count, keyword first
+            words = line.decode("utf-8", "replace").split(" ")
+            if g.current is not None and not words[0].startswith("FILE_"):
+                g.lines.append(words)  # most lines: what gpg says of a file
             else:
-                self._status(g, line[9:].split(" "))
+                self._status(g, words)
         if ended:
             self._ended(g)
 
@@ -176,22 +189,28 @@ class Batch:
 
     def _plaintext(self, index: int) -> bytes | None:
         """What gpg wrote for the file: the text it verified as signed (closed before
-        gpg reports the file done); the file and the statement are removed."""
-        path = os.path.join(self._folder, str(index))
+        gpg reports the file done; never longer than the statement); the file and the
+        statement are removed."""
+        name = str(index)
         try:
-            with open(path, "rb", buffering=0) as f:
-                return f.readall()
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self._dir)
+        except OSError:
+            return None
+        try:
+            text = os.read(fd, MAX_STATEMENT_BYTES + 1)
+            return text if len(text) <= MAX_STATEMENT_BYTES else None
         except OSError:
             return None
         finally:
-            for done in (path, f"{path}.asc"):
+            os.close(fd)
+            for done in (name, f"{name}.asc"):
                 with contextlib.suppress(OSError):
-                    os.unlink(done)
+                    os.unlink(done, dir_fd=self._dir)
 
 
-def _write(path: str, data: bytes) -> None:
-    """A new file holding ``data``, for this user only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write(folder: int | None, name: str, data: bytes) -> None:
+    """A new file holding ``data`` in the open ``folder``, for this user only."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=folder)
     try:
         view = memoryview(data)
         while view:

@@ -19,6 +19,9 @@ BAD_STATUS = {
     "EXPKEYSIG": "signed by an expired key",
     "REVKEYSIG": "signed by a revoked key",
 }
+# Every keyword parse_status reads: a status line with another says nothing it judges.
+JUDGED = ("NEWSIG", "GOODSIG", "VALIDSIG", "ERRSIG", "NO_PUBKEY", "NODATA", "FAILURE",
+          "ERROR", *BAD_STATUS)
 
 class KeyInfo(NamedTuple):
     """A primary key in the isolated keyring, as gpg lists it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import weakref
 from pathlib import Path
 
 from package_trust.check.filestat import Stats, stat_of, stat_signature
@@ -41,6 +42,8 @@ class FolderLedger:
         self._seen: dict[tuple[str, str], Stats] = {}
         if not (self.root / "keys").is_dir():
             raise LedgerError("not a ledger: it has no keys/ folder", self.root)
+        # signatures/, open: read for every package, it is opened once (``_top``)
+        self._tops: dict[str, tuple[int, Stats] | None] = {}
 
     @property
     def description(self) -> str:
@@ -75,14 +78,20 @@ class FolderLedger:
         """Read the files in root/parts..., refusing links at every step; note in ``seen``
         the stat signature of each folder and file on the way."""
         shown = "/".join(parts)
-        try:
-            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as e:
-            raise LedgerError(f"cannot open ledger: {e.strerror}", self.root) from None
+        top = self._top(parts[0]) if len(parts) > 1 else None
         path = str(self.root)
-        try:
+        if top is not None:
+            seen.update(top[1])
+            fd, path, start = os.dup(top[0]), f"{path}/{parts[0]}", 1
+        else:
+            try:
+                fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError as e:
+                raise LedgerError(f"cannot open ledger: {e.strerror}", self.root) from None
             _observe(seen, path, fd, whole=False)
-            for n, part in enumerate(parts, 1):
+            start = 0
+        try:
+            for n, part in enumerate(parts[start:], start + 1):
                 path = f"{path}/{part}"
                 try:
                     nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
@@ -106,6 +115,28 @@ class FolderLedger:
             return [_read(fd, n, f"{path}/{n}", f"{origin}/{n}", limit, seen) for n in names]
         finally:
             os.close(fd)
+
+    def _top(self, part: str) -> tuple[int, Stats] | None:
+        """root/part open, as a folder on the way, with what opening it noted (opened
+        once); None when it is not a folder there: then each read finds out why."""
+        if part not in self._tops:
+            self._tops[part] = None
+            seen: Stats = {}
+            try:
+                fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                return None
+            try:
+                _observe(seen, str(self.root), fd, whole=False)
+                top = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                return None
+            finally:
+                os.close(fd)
+            _observe(seen, f"{self.root}/{part}", top, whole=False)
+            self._tops[part] = top, seen
+            weakref.finalize(self, os.close, top)
+        return self._tops[part]
 
 
 def _observe(seen: Stats, path: str, fd: int | None, whole: bool) -> None:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from package_trust.cache.memory import Cache
+from package_trust.cache.store import Store
+from package_trust.check import policy
+from package_trust.check.interfaces import FRESH, Memory
 from package_trust.check.ledger.folder import FolderLedger
 from package_trust.check.ledger.git import GitLedger
 from package_trust.check.ledger.interface import Ledger, LedgerFile
@@ -17,6 +21,7 @@ from package_trust.check.lockfile.interface import LockfileParser
 from package_trust.check.result import CheckResult, PackageResult, Status
 from package_trust.formats import FORMATS
 from package_trust.formats.interface import Reporter
+from support import Key, Project
 
 
 def members(protocol: type) -> set[str]:
@@ -64,3 +69,29 @@ def test_every_format_renders_one_result(name: str) -> None:
     result = CheckResult(Path("trust-policy.yml"), 1, [Path("package-lock.json")], [pkg])
     out = reporter.render(result)
     assert isinstance(out, str) and "left-pad" in out
+
+
+def test_every_memory_verifies_alike(project: Project, keys: dict[str, Key],
+                                     tmp_path: Path) -> None:
+    """The memory plug-in point (check/interfaces.py): with no cache (FRESH) and with
+    one, cold then warm, each statement gets the same verification, each position once."""
+    project.add_key(keys["alice"])
+    pol = policy.load(project.policy([keys["alice"]]))
+    good = [project.sign(keys["alice"], f"p{n}", "1.0.0").read_bytes() for n in range(3)]
+    statements = [*good, good[0].replace(b'"p0"', b'"q0"'), b"not a statement", good[1]]
+    store = Store.open(tmp_path / "memory")
+    assert store is not None
+    memories: list[Memory] = [FRESH, Cache(store), Cache(store)]
+    seen = []
+    for memory in memories:
+        verifier, _ = memory.open(pol, [FolderLedger(project.root)])
+        try:
+            verified = dict(verifier.verify(iter(statements)))
+        finally:
+            verifier.close()
+        assert sorted(verified) == list(range(len(statements)))
+        seen.append({n: (v.good, v.problem, v.plaintext) for n, v in verified.items()})
+    store.close()
+    assert seen[0] == seen[1] == seen[2]
+    assert [seen[0][n][0] for n in range(len(statements))] == [True, True, True, False,
+                                                                False, True]

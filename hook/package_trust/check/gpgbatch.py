@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 GPG_TIMEOUT = 600  # seconds for all the statements of one batch
 SMALL_BATCH = 32  # statements waiting for each gpg before another one is started
 DRAW = 32  # statements drawn from the caller at a time, while gpg verifies
+DRAW_SECONDS = 0.002  # and no longer than this: a slow ledger does not starve gpg
 AHEAD = 12  # names each gpg holds: enough to keep it busy between two looks
 POLL = 0.002  # seconds between looks at what the processes said, once all are drawn
 # What one gpg may write, all its files together (--max-output): a clearsigned
@@ -75,9 +76,9 @@ class Batch:
                 if self._drawing:
                     drawn = self._draw(source, drawn)
                 self._top_up()
-                yield from self._handed()
                 running = [g for g in self._gpgs if g.proc is not None]
                 if not running and not self._drawing:
+                    yield from self._handed()
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -92,6 +93,7 @@ class Batch:
                 for g in running:
                     if g.status in ready or g.ended():
                         self._read(g)
+                yield from self._handed()
                 if not self._drawing:
                     time.sleep(POLL)
         finally:
@@ -105,9 +107,13 @@ class Batch:
             self._dir = None
 
     def _draw(self, source: Iterator[bytes], drawn: int) -> int:
-        """Take in up to DRAW statements: refuse what gpg is not to see, write the rest.
-        The first one for gpg starts it at once: the others are drawn as it works."""
+        """Take in up to DRAW statements, for DRAW_SECONDS at most: refuse what gpg is
+        not to see, write the rest. The first for gpg starts it at once: the others are
+        drawn as it works, with looks at what it said in between."""
+        until = time.monotonic() + DRAW_SECONDS
         for _ in range(DRAW):
+            if time.monotonic() > until:
+                break
             data = next(source, None)
             if data is None:
                 self._drawing = False

@@ -37,12 +37,15 @@ class Reading:
         yield from self._handed()
 
     def _statements(self, records: Iterable[Record], drawn: list[bytes]) -> Iterator[bytes]:
-        """Read each record's statements; those not yet verified nor drawn, for gpg."""
+        """Read each record's statements; those not yet verified nor drawn, for gpg. A
+        record's bookkeeping is done before any of them is handed out: a verification
+        may come back before the next is asked for."""
         for r in records:
             name, version = r.pkg.name, r.pkg.version
             r.files = [f for ledger in self._ledgers for f in ledger.statements(name, version)]
             if self._memo is not None:
                 self._memo.read(r)  # now: the package may be read again later
+            new: list[bytes] = []
             r.waiting = 0
             for data in dict.fromkeys(f.data for f in r.files if f.problem is None):
                 if data in self.verified:
@@ -51,12 +54,14 @@ class Reading:
                 waiting = self._waiting.get(data)
                 if waiting is None:
                     self._waiting[data] = [r]
-                    drawn.append(data)
-                    yield data
+                    new.append(data)
                 else:
                     waiting.append(r)
             if not r.waiting:
                 self._ready.append(r)
+            for data in new:
+                drawn.append(data)
+                yield data
 
     def _handed(self) -> Iterator[Record]:
         ready, self._ready = self._ready, []

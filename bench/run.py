@@ -58,21 +58,26 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=7, help="repetitions of quick runs")
     parser.add_argument("--cold-reps", type=int, default=3, help="repetitions of cold runs")
     parser.add_argument("--rebuild", action="store_true", help="build the workload afresh")
+    parser.add_argument("--hook", type=Path, metavar="DIR",
+                        help="measure the package in DIR (another checkout's hook/), not "
+                             "this tree's: the 'before' of a before/after table")
     args = parser.parse_args()
     build(args.rebuild, max(args.reps, args.cold_reps))
-    report(measure(args.reps, args.cold_reps))
+    report(measure(args.reps, args.cold_reps, args.hook))
     return 0
 
 
 # -- measuring ------------------------------------------------------------------------------
 
 
-def measure(reps: int, cold_reps: int) -> dict[str, list[Run]]:
+def measure(reps: int, cold_reps: int, hook: Path | None = None) -> dict[str, list[Run]]:
     """Runs that verify every statement first (cold, gpg's floor, caches off), then rounds
     of every quick run, each set in a rotating order, so that all see the same machine."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONDONTWRITEBYTECODE", "PACKAGE_TRUST_NO_CACHE")}
+           if k not in ("PYTHONDONTWRITEBYTECODE", "PACKAGE_TRUST_NO_CACHE", "PYTHONPATH")}
     env.update(XDG_CACHE_HOME=str(WORK / "cache"), LC_ALL="C")
+    if hook is not None:
+        env["PYTHONPATH"] = str(hook.resolve())
     tool = str(Path(sys.executable).parent / "package-trust")
 
     def check(project: str = "project", lock: Path = LOCKFILE, *options: str) -> list[str]:

@@ -6,8 +6,6 @@ creation and expiry times must be those written in its signature packet. Nothing
 says whether a signature is good; only gpg says that. Any doubt returns None.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 from typing import NamedTuple

@@ -16,6 +16,8 @@ from package_trust.check.filestat import Stats, stat_of
 from package_trust.errors import GpgError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from package_trust.cache.verdicts import Verdicts
     from package_trust.cache.verifier import CachedVerifier
     from package_trust.check.interfaces import VerdictMemo, Verifier
@@ -71,8 +73,14 @@ class Cache:
         self._verdicts.append(verdicts)
         return verifier, verdicts
 
-    def result(self, key: results.ResultKey) -> CheckResult | None:
-        """The result kept for a command, if it still holds."""
+    def policy(self, path: Path) -> Policy:
+        """The policy at ``path``, parsed, or as parsed before from the same bytes."""
+        from package_trust.cache import policies
+
+        return policies.load(self.store, path)
+
+    def report(self, key: results.ResultKey) -> str | None:
+        """The report kept for a command, if it still holds (its exit code: 0)."""
         gpg = self._any_gpg()
         return results.lookup(self.store, key, gpg) if gpg is not None else None
 
@@ -104,8 +112,8 @@ class Cache:
             rests_on.update(w.observed)
         self._read = rests_on, today
 
-    def keep(self, key: results.ResultKey, result: CheckResult) -> None:
-        """Keep the result of the check ``read`` noted, if it passes."""
+    def keep(self, key: results.ResultKey, result: CheckResult, report: str) -> None:
+        """Keep the report of the check ``read`` noted, if it passes."""
         gpg = self._any_gpg()
         if self._read is None or result.failing or gpg is None:
             return
@@ -115,4 +123,4 @@ class Cache:
         times = [*(v.valid_until for v in self._verifiers),
                  *(v.valid_until for v in self._verdicts)]
         until = min([midnight, *(t for t in times if t is not None)])
-        results.keep(self.store, key, result, rests_on, gpg, since, until)
+        results.keep(self.store, key, report, rests_on, gpg, since, until)

@@ -1,10 +1,15 @@
-"""The whole-check cache: a check that repeats the last one of the same command reads no
-statement and starts no gpg, so the pre-commit hook stays fast when nothing it depends on
-changed.
+"""The whole-check cache: a check that repeats a passing one of the same command on the
+same inputs reads no statement and starts no gpg, so the pre-commit hook stays fast when
+nothing it depends on changed.
 
-A result is kept (store.py's ``result`` table, as codec.py writes it: the result, never
-its rendering) by the command: its arguments and the working folder. It holds only while
-everything it depends on is as it was:
+What is kept (store.py's ``result`` table) is the passing check's report as that command
+printed it (its format, and whatever else changes its text: ``explain.variant``), found
+by the command (its arguments and the working folder) and the bytes of its input files:
+one row for each state of them (the newest 64 are kept). Its exit code is 0: only
+passing checks are kept. A hit prints it again, reading a few hundred bytes (a whole result, which
+each format would render again, is a thousand times that, and its decoding and rendering
+cost a warm check a third of its time). It holds only while everything it depends on is
+as it was:
 
 - the bytes of the input files (the lockfiles named and looked for, package.json, the
   policy and its lock file);
@@ -23,8 +28,6 @@ cache it lives in the user's private cache folder (0700): one who can write ther
 already change the user's hook or gpg. Any doubt is a miss.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import time
@@ -33,24 +36,22 @@ from pathlib import Path
 from typing import NamedTuple
 
 from package_trust import __version__
-from package_trust.cache import codec
 from package_trust.cache.stamp import stamp, unchanged
 from package_trust.cache.store import RESULTS, Result, Store
 from package_trust.check.filestat import Stats
-from package_trust.check.result import CheckResult
 
-_SCHEMA = 2
+_SCHEMA = 3  # 2 kept results, each rendered again: never read as a report
 
 
 class ResultKey(NamedTuple):
-    command: bytes  # the row's id: the command, its working folder, the package's shape
+    command: bytes  # the row's id: the command, its working folder and its inputs
     inputs: str  # the digest of the input files' bytes
 
 
 def key(args: Iterable[str], files: Iterable[Path]) -> ResultKey:
     """The key for a command: its arguments and working folder, its input files' bytes."""
     # Names from the system may hold surrogates (bytes not in UTF-8): surrogatepass.
-    head = f"{_SCHEMA}\0{__version__}\0{codec.SHAPE}\0{os.getcwd()}\0"
+    head = f"{_SCHEMA}\0{__version__}\0{os.getcwd()}\0"
     command = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
     for arg in args:
         command.update(b"a%d\0%s" % (len(arg), arg.encode("utf-8", "surrogatepass")))
@@ -63,25 +64,28 @@ def key(args: Iterable[str], files: Iterable[Path]) -> ResultKey:
             continue
         name = str(path).encode("utf-8", "surrogatepass")
         inputs.update(b"f%d\0%s%d\0" % (len(name), name, len(data)) + data)
+    # One row for each state of the inputs: a lockfile changed back finds its report, and
+    # a changed one finds no row at all (none of another state's to read and set aside).
+    command.update(b"i" + inputs.digest())
     return ResultKey(command.digest(), inputs.hexdigest())
 
 
-def lookup(store: Store, key: ResultKey, gpg: str) -> CheckResult | None:
-    """The result kept for the command, when everything it depends on is unchanged."""
+def lookup(store: Store, key: ResultKey, gpg: str) -> str | None:
+    """The report kept for the command, when everything it depends on is unchanged."""
     now = time.time()
     row = store.get(RESULTS, [key.command], now).get(key.command)
     if row is None or (row.inputs, row.gpg) != (key.inputs, gpg):
         return None
     if now < row.since or not unchanged(row.paths, row.digest, _bound(row)):
         return None  # the clock went back, or something changed
-    return codec.load(row.result)
+    return row.result
 
 
-def keep(store: Store, key: ResultKey, result: CheckResult, rests_on: Stats, gpg: str,
+def keep(store: Store, key: ResultKey, report: str, rests_on: Stats, gpg: str,
          since: float, until: float) -> None:
-    """Keep a passing result with what it rests on, from ``since`` until ``until``."""
-    row = Result(key.command, key.inputs, gpg, int(since), "", "", codec.dump(result),
-                 int(until))
+    """Keep a passing check's report with what it rests on, from ``since`` until
+    ``until``."""
+    row = Result(key.command, key.inputs, gpg, int(since), "", "", report, int(until))
     paths, digest = stamp(rests_on, _bound(row))
     store.put(RESULTS, [row._replace(paths=paths, digest=digest)], time.time())
 

@@ -1,17 +1,15 @@
 """The cache's one database: SQLite in WAL mode, safe for checks running at once.
 
-Four tables, each of one typed row (below), all kept alike. A row is found by its id, the
+Five tables, each of one typed row (below), all kept alike. A row is found by its id, the
 SHA-256 of what it answers for (the table's key is the id's first 8 bytes as an integer,
 which SQLite looks up fastest; the whole id is compared). One expiry rule: a row is read
 back only until its ``valid_until`` (None: no expiry of its own). One decoder: a row
 whose values are not of its table's types is a miss. One pruning rule (``_prune``): rows
 past their time go, and each table keeps its newest ``limit`` rows.
 What a row may be reused for is decided by the module that keeps it: verifier.py,
-verdicts.py, results.py. Every error is a miss here, never a crash; a file that is not a
-database, or a corrupt one, is deleted and started afresh.
+verdicts.py, results.py, policies.py. Every error is a miss here, never a crash; a file
+that is not a database, or a corrupt one, is deleted and started afresh.
 """
-
-from __future__ import annotations
 
 import contextlib
 import sqlite3
@@ -22,7 +20,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from package_trust.check.folders import private_folder
 
 FILE_NAME = "verifications.sqlite3"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_SECONDS = 10.0
 _CHUNK = 500  # ids per SELECT
 R = TypeVar("R", bound=tuple[Any, ...])
@@ -69,8 +67,17 @@ class Verdict(NamedTuple):
     valid_until: int | None
 
 
+class Parsed(NamedTuple):
+    """A parsed policy (policies.py); id: the SHA-256 of its path and bytes."""
+
+    id: bytes
+    body: str
+    digest: str
+    valid_until: int | None
+
+
 class Result(NamedTuple):
-    """A passing check's result (results.py); id: the SHA-256 of the command."""
+    """A passing check's report (results.py); id: the SHA-256 of the command."""
 
     id: bytes
     inputs: str
@@ -104,7 +111,8 @@ VERIFIED = Table("verification", Verified._make, Verified._fields,
 LISTINGS = Table("keyring", Listing._make, Listing._fields, (_B, _S, _BN, _S, _IN), 1_000)
 VERDICTS = Table("verdict", Verdict._make, Verdict._fields, (_B, _S, _S, _I, _S, _S, _IN), 200_000)
 RESULTS = Table("result", Result._make, Result._fields, (_B, _S, _S, _I, _S, _S, _S, _IN), 64)
-TABLES: tuple[Table[Any], ...] = (VERIFIED, LISTINGS, VERDICTS, RESULTS)
+POLICIES = Table("policy", Parsed._make, Parsed._fields, (_B, _S, _S, _IN), 64)
+TABLES: tuple[Table[Any], ...] = (VERIFIED, LISTINGS, VERDICTS, RESULTS, POLICIES)
 
 
 class Store:
@@ -121,7 +129,7 @@ class Store:
             self._rebuild()
 
     @classmethod
-    def open(cls, folder: Path) -> Store | None:
+    def open(cls, folder: Path) -> "Store | None":
         """The store in ``folder``, made private; None when that cannot be done."""
         try:
             private_folder(folder)

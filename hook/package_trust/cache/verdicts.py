@@ -127,11 +127,8 @@ class Verdicts:
             times = [v.signed_at for v in checks if v.signed_at is not None]
             if not times or len(pkg.signers) != pkg.signatures:
                 continue
-            # the statements' text, made once: a kept result reuses it (codec.dump)
-            pkg.statements = StoredStatements(statements_text(pkg.statements),
-                                              list(pkg.statements))
             row = Verdict(self._id(r), "", "", max(times), json.dumps(pkg.signers),
-                          pkg.statements.text, _until(checks, keys))
+                          statements_text(pkg.statements), _until(checks, keys))
             paths, digest = stamp(seen, _bound(row))
             rows.append(row._replace(paths=paths, digest=digest))
         self._store.put(VERDICTS, rows, time.time())

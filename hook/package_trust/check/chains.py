@@ -18,8 +18,6 @@ Development scope: a package every lockfile entry of which only development need
 minimum (``Policy.minimum_for``); ``scope`` names it for reports.
 """
 
-from __future__ import annotations
-
 import base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple

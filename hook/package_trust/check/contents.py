@@ -14,8 +14,6 @@ A statement without these fields (the original ledger's) still audits its packag
 check then judges the packages it would have vouched for on their own.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import tarfile

@@ -36,7 +36,8 @@ GPG_TIMEOUT = 600  # seconds for all the statements of one batch
 SMALL_BATCH = 32  # statements waiting for each gpg before another one is started
 DRAW = 32  # statements drawn from the caller at a time, while gpg verifies
 DRAW_SECONDS = 0.002  # and no longer than this: a slow ledger does not starve gpg
-AHEAD = 12  # names each gpg holds: enough to keep it busy between two looks
+AHEAD = 20  # names each gpg holds: enough to keep it busy between two looks, and
+# while the caller works out which to draw next (the engine checks kept verdicts then)
 POLL = 0.002  # seconds between looks at what the processes said, once all are drawn
 # What one gpg may write, all its files together (--max-output): a clearsigned
 # statement's text is never longer than the statement, so a gpg is given names only
@@ -130,6 +131,7 @@ class Batch:
                 self._queue.append(index)
                 if not self._gpgs:
                     break
+                self._top_up()  # gpg has it at once: drawing the next may take a while
         return drawn
 
     def _handed(self) -> Iterator[tuple[int, Verification]]:

@@ -4,8 +4,6 @@ the status codes that mark an expired, revoked, bad or uncheckable signature; it
 code is never consulted), and its colon listing of a keyring's keys (``listed_keys``).
 """
 
-from __future__ import annotations
-
 import hashlib
 from typing import NamedTuple
 

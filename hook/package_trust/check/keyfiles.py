@@ -28,8 +28,6 @@ so that a certificate revokes the key it names wherever its file sorts. ``keep``
 what gpg lists against what the files held.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 import hashlib
@@ -309,7 +307,7 @@ def _clash(held: Held, owners: dict[str, dict[str, list[str]]]) -> str | None:
     return None
 
 
-def keep(listing: dict[str, KeyInfo], planned: Plan) -> tuple[dict[str, KeyInfo], list[str]]:
+def keep(listing: "dict[str, KeyInfo]", planned: "Plan") -> "tuple[dict[str, KeyInfo], list[str]]":
     """What gpg listed, kept only as far as the files held it: no other primary key, and
     no subkey that did not count (``plan``); with a notice for anything else dropped."""
     kept: dict[str, KeyInfo] = {}

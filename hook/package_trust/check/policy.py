@@ -5,8 +5,6 @@ PyYAML is imported only to parse, on libyaml where it can (yamlread.py); exempti
 name a package exactly are found by looking their name up (Exemptions).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import fnmatch
 import re
@@ -42,7 +40,7 @@ class Exemption(NamedTuple):
     integrity: str | None = None  # covers only the tarball with this sha512
     source: str | None = None  # covers only the entry resolved from exactly this source
 
-    def covers(self, dep: Dependency, registries: tuple[str, ...]) -> bool:
+    def covers(self, dep: "Dependency", registries: tuple[str, ...]) -> bool:
         """Whether this exemption covers the lockfile entry. It names the package, and
         the entry comes from the exemption's ``source``, or else is a registry package;
         pinned to an integrity, it covers that very tarball, wherever it comes from;
@@ -99,7 +97,7 @@ class Exemptions(tuple[Exemption, ...]):
     _named: dict[tuple[str, str | None], list[int]]  # (name, version or None): positions
     _globs: list[tuple[int, Callable[[str], object], str | None]]  # position, match, version
 
-    def __new__(cls, exemptions: Iterable[Exemption] = ()) -> Exemptions:
+    def __new__(cls, exemptions: Iterable[Exemption] = ()) -> "Exemptions":
         self = super().__new__(cls, exemptions)
         self._named, self._globs = {}, []
         for n, e in enumerate(self):
@@ -140,7 +138,7 @@ class Policy(NamedTuple):
     def key_name(self, fingerprint: str) -> str | None:
         return next((k.name for k in self.trusted_keys if k.fingerprint == fingerprint), None)
 
-    def exemption_for(self, dep: Dependency, registries: tuple[str, ...]) -> Exemption | None:
+    def exemption_for(self, dep: "Dependency", registries: tuple[str, ...]) -> Exemption | None:
         """The first exemption covering the lockfile entry, expired or not."""
         exemptions = self.exemptions
         if not isinstance(exemptions, Exemptions):  # a policy made by hand (tests, _replace)
@@ -151,15 +149,19 @@ class Policy(NamedTuple):
 
 def load(path: Path) -> Policy:
     """Read and validate a policy file."""
+    return parse(path, read(path))
+
+
+def read(path: Path) -> str:
+    """A policy file's text."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise PolicyError(
             "policy file not found (create one, or name it with --policy)", path
         ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise PolicyError(f"cannot read policy: {e}", path) from None
-    return parse(path, text)
 
 
 def parse(path: Path, text: str) -> Policy:
@@ -195,7 +197,7 @@ def parse(path: Path, text: str) -> Policy:
     return Policy(path, minimum, keys, ledgers, exemptions, development)
 
 
-def _minimums(r: YamlReader, node: yaml.Node, keys: int) -> tuple[int, int | None]:
+def _minimums(r: YamlReader, node: "yaml.Node", keys: int) -> tuple[int, int | None]:
     """minimum-signatures: one number for every package, or one for each scope
     (``production:`` required, ``development:`` for what only development needs)."""
     import yaml
@@ -209,7 +211,7 @@ def _minimums(r: YamlReader, node: yaml.Node, keys: int) -> tuple[int, int | Non
         r, dev, "minimum-signatures.development", keys)
 
 
-def _minimum(r: YamlReader, node: yaml.Node, what: str, keys: int) -> int:
+def _minimum(r: YamlReader, node: "yaml.Node", what: str, keys: int) -> int:
     digits = node.value if node.tag == "tag:yaml.org,2002:int" else ""
     if not isinstance(digits, str) or not _DECIMAL.fullmatch(digits):  # not 0x1, 1_000, +1
         raise r.fail(f"{what} must be a whole number of at least 1, in decimal digits", node)
@@ -219,7 +221,7 @@ def _minimum(r: YamlReader, node: yaml.Node, what: str, keys: int) -> int:
     return int(digits)
 
 
-def _trusted_key(r: YamlReader, node: yaml.Node) -> TrustedKey:
+def _trusted_key(r: YamlReader, node: "yaml.Node") -> TrustedKey:
     m = r.mapping(node, "a trusted key", {"fingerprint"}, {"name"})
     raw = r.scalar(m["fingerprint"], "fingerprint")
     fingerprint = raw.replace(" ", "").upper()
@@ -233,7 +235,7 @@ def _trusted_key(r: YamlReader, node: yaml.Node) -> TrustedKey:
     return TrustedKey(fingerprint, name, node.start_mark.line + 1)
 
 
-def _ledger(r: YamlReader, node: yaml.Node) -> LedgerSpec:
+def _ledger(r: YamlReader, node: "yaml.Node") -> LedgerSpec:
     m = r.mapping(node, "a ledger", set(), {"path", "git", "ref"})
     if "git" not in m and "path" not in m:
         raise r.fail("a ledger needs path: (a folder) or git: (a repository URL)", node)
@@ -245,7 +247,7 @@ def _ledger(r: YamlReader, node: yaml.Node) -> LedgerSpec:
     return LedgerSpec(path=path, line=node.start_mark.line + 1, git=git, ref=ref)
 
 
-def _exemption(r: YamlReader, node: yaml.Node) -> Exemption:
+def _exemption(r: YamlReader, node: "yaml.Node") -> Exemption:
     m = r.mapping(node, "an exemption", {"package", "reason"},
                   {"expires", "integrity", "source"})
     package = r.string(m["package"], "package")

@@ -1,7 +1,5 @@
 """The result of a check: one object from which every output format is rendered."""
 
-from __future__ import annotations
-
 import enum
 from collections.abc import Sequence
 from pathlib import Path

@@ -1,7 +1,5 @@
 """The signed statement: JSON that gpg verified, bound to one lockfile entry."""
 
-from __future__ import annotations
-
 import base64
 import binascii
 import functools

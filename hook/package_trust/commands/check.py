@@ -12,7 +12,7 @@ from package_trust import filenames
 from package_trust.cache import results as resultcache
 from package_trust.cache.memory import Cache, cached
 from package_trust.commands import explain
-from package_trust.errors import EXIT_ERROR, PackageTrustError
+from package_trust.errors import EXIT_ERROR, EXIT_OK, PackageTrustError
 from package_trust.filenames import lock_path
 from package_trust.formats import FORMATS
 
@@ -128,7 +128,7 @@ def run_check(
     from package_trust.check.ledger import open_ledgers
 
     today = dt.date.today()
-    pol = policy.load(policy_path)
+    pol = cache.policy(policy_path) if cache is not None else policy.load(policy_path)
     paths = lockfile_paths(files, policy_path)
     opened = given_ledgers(ledgers) if ledgers else open_ledgers(pol, clones())
     with Early(cache or FRESH, pol, opened) as memory:  # the keys imported meanwhile
@@ -148,7 +148,7 @@ def result_key(args: argparse.Namespace) -> resultcache.ResultKey | None:
     # commit checks ./package-lock.json); the entry also keeps every file the check read.
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
     return resultcache.key(
-        [args.format, str(args.policy), repr(args.ledger), *named],
+        [args.format, *explain.variant(args), str(args.policy), repr(args.ledger), *named],
         [*args.files, *looked_for, args.policy, lock_path(args.policy)],
     )
 
@@ -163,14 +163,15 @@ def _run(args: argparse.Namespace, cache: Cache | None) -> int:
         args.files = explain.hook_files(args.files, args.policy)
         explain.check_since(args)
         key = result_key(args) if cache is not None else None
-        if cache is not None and key is not None and (hit := cache.result(key)) is not None:
-            explain.emit(explain.render(hit, args), args)
-            return hit.exit_code
+        if cache is not None and key is not None and (hit := cache.report(key)) is not None:
+            explain.emit(hit, args)
+            return EXIT_OK  # only passing checks are kept
         with explain.progress(args):
             result = run_check(args.files, args.policy, args.ledger, cache)
         explain.explain(result, args)
+        report = explain.render(result, args)
         if cache is not None and key is not None:
-            cache.keep(key, result)
+            cache.keep(key, result, report)
     except PackageTrustError as e:
         if args.format != "github":
             raise
@@ -187,7 +188,7 @@ def _run(args: argparse.Namespace, cache: Cache | None) -> int:
             write_atomic(path, FORMATS[fmt].render(result).encode())
         except OSError as e:
             raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
-    explain.emit(explain.render(result, args), args)
+    explain.emit(report, args)
     if args.format == "github":
         from package_trust.formats import github
 

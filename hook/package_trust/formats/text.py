@@ -4,8 +4,6 @@ that brings it in; then what to do, by reason. Names, versions, reasons and path
 from lockfiles and ledgers: each line is made printable (colour is added after).
 """
 
-from __future__ import annotations
-
 import json
 import shlex
 from collections.abc import Callable

@@ -3,8 +3,6 @@ their signed statements. Where a ledger lives (a folder, a git repository) is hi
 behind ``Ledger``; what a cache needs to keep its answers, behind ``Traced``.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple, Protocol, cast
 
 from package_trust.check.filestat import Stats

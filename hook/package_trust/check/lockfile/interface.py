@@ -1,7 +1,5 @@
 """What every lockfile parser produces: the dependencies a project installs."""
 
-from __future__ import annotations
-
 import enum
 from pathlib import Path
 from typing import NamedTuple, Protocol

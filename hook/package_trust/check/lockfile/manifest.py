@@ -10,8 +10,6 @@ it declares must be met by the entry npm resolves it to, as arborist's dep-valid
 here with certainty is reported too: the check fails closed.
 """
 
-from __future__ import annotations
-
 import json
 import posixpath
 import re

@@ -7,8 +7,6 @@ else (git, which npm never checks against an integrity, tarballs on disk or else
 and whatever is not read here with certainty) cannot be bound to an audit.
 """
 
-from __future__ import annotations
-
 import functools
 import posixpath
 import re

@@ -8,8 +8,6 @@ past JavaScript's safe integers) is not guessed: ``satisfies`` answers None, and
 fails closed.
 """
 
-from __future__ import annotations
-
 import functools
 import re
 from typing import NamedTuple

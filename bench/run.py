@@ -43,6 +43,7 @@ QUICK = ("parse-only", "gpg --verify", "warm", "incremental", "warm, 100k ledger
 NAMES = (*COLD, *QUICK)
 CHECKS = ("cold", "no cache", "no cache, exemptions", "warm", "incremental",
           "warm, 100k ledger", "warm, git ledger")
+BEFORE = " (before)"  # what ends the names of the runs of --before's package
 TARGETS = {"warm": 3.0, "cold": 0.6, "floor": 1.2, "incremental": 10, "big ledger": 1.10,
            "git ledger": 1.2, "exemptions": 1.1, "memory MB": 150}
 
@@ -58,72 +59,88 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=7, help="repetitions of quick runs")
     parser.add_argument("--cold-reps", type=int, default=3, help="repetitions of cold runs")
     parser.add_argument("--rebuild", action="store_true", help="build the workload afresh")
-    parser.add_argument("--hook", type=Path, metavar="DIR",
-                        help="measure the package in DIR (another checkout's hook/), not "
-                             "this tree's: the 'before' of a before/after table")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="measure the package in DIR (another checkout's hook/) too, "
+                             "in the same rounds: a before/after table from one run")
     args = parser.parse_args()
     build(args.rebuild, max(args.reps, args.cold_reps))
-    report(measure(args.reps, args.cold_reps, args.hook))
+    trees = [*([(BEFORE, args.before)] if args.before else []), ("", None)]
+    runs = measure(args.reps, args.cold_reps, trees)
+    for tree, _ in trees:
+        report(runs, tree)
     return 0
 
 
 # -- measuring ------------------------------------------------------------------------------
 
 
-def measure(reps: int, cold_reps: int, hook: Path | None = None) -> dict[str, list[Run]]:
+def measure(reps: int, cold_reps: int, trees: list[tuple[str, Path | None]]
+            ) -> dict[str, list[Run]]:
     """Runs that verify every statement first (cold, gpg's floor, caches off), then rounds
-    of every quick run, each set in a rotating order, so that all see the same machine."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONDONTWRITEBYTECODE", "PACKAGE_TRUST_NO_CACHE", "PYTHONPATH")}
-    env.update(XDG_CACHE_HOME=str(WORK / "cache"), LC_ALL="C")
-    if hook is not None:
-        env["PYTHONPATH"] = str(hook.resolve())
+    of every quick run, each set in a rotating order, so that all see the same machine.
+    Each tree (a name, and the hook/ folder of its package; None: this tree's) is measured
+    in the same rounds, with a cache of its own; the name ends the names of its runs."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONDONTWRITEBYTECODE", "PACKAGE_TRUST_NO_CACHE", "PYTHONPATH")}
+    base["LC_ALL"] = "C"
     tool = str(Path(sys.executable).parent / "package-trust")
-
-    def check(project: str = "project", lock: Path = LOCKFILE, *options: str) -> list[str]:
-        return [tool, "check", *options, "--policy", str(WORK / project / "trust-policy.yml"),
-                str(lock)]
-
-    def cold() -> Run:
-        shutil.rmtree(WORK / "cache", ignore_errors=True)
-        return run(check(), env)
-
-    runs: dict[str, list[Run]] = {name: [] for name in NAMES}
+    runs: dict[str, list[Run]] = {f"{name}{tree}": [] for name in NAMES for tree, _ in trees}
     parse = [sys.executable, "-c", f"import json; json.load(open({str(LOCKFILE)!r}))"]
     with tempfile.TemporaryDirectory(prefix="bench-gpg-", dir=gpg_scratch()) as home:
-        gpg_env = {**env, "GNUPGHOME": home}
+        gpg_env = {**base, "GNUPGHOME": home}
         gpg = ["gpg", *GPG_ARGS]
         keys = [str(p) for p in (WORK / "ledger" / "keys").iterdir()]
         subprocess.run([*gpg, "--import", *keys], env=gpg_env, capture_output=True, check=True)
         floor = floor_script(Path(home), gpg)
-        cold()  # bytecode and file system caches, as on any machine used before
+        checks = [Checks(tool, tree, hook, base) for tree, hook in trees]
+        for c in checks:
+            c.cold()  # bytecode and file system caches, as on any machine used before
         jobs: list[tuple[str, Callable[[], Run]]] = [
-            ("cold", cold),
-            ("gpg floor", lambda: run(["sh", str(floor)], gpg_env)),
-            ("no cache", lambda: run(check("project", LOCKFILE, "--no-cache"), env)),
-            ("no cache, exemptions",
-             lambda: run(check("project-exempt", LOCKFILE, "--no-cache"), env)),
-        ]
+            ("gpg floor", lambda: run(["sh", str(floor)], gpg_env))]
+        for c in checks:
+            jobs += [(f"cold{c.tree}", c.cold),
+                     (f"no cache{c.tree}", partial(c.run, "project", LOCKFILE, "--no-cache")),
+                     (f"no cache, exemptions{c.tree}",
+                      partial(c.run, "project-exempt", LOCKFILE, "--no-cache"))]
         rounds(runs, jobs, cold_reps)
-        run(check("project-100k"), env)
-        run(check("project-git"), env)  # clones the git ledger into the cache
-        run(check("project-git"), env)
+        for c in checks:
+            c.run("project-100k")
+            c.run("project-git")  # clones the git ledger into the cache
+            c.run("project-git")
         statements = sorted((WORK / "ledger" / "signatures").rglob("*.sig"))
         for r in range(reps):
             incremental = WORK / "incremental" / str(r) / "package-lock.json"
             verify = [[*gpg, "--status-fd", "1", "--verify", str(f)]
                       for f in statements[3 * r : 3 * r + 3]]
-            jobs = [
-                ("parse-only", lambda: run(parse, env)),
-                ("warm", lambda: run(check(), env)),
-                ("warm, 100k ledger", lambda: run(check("project-100k"), env)),
-                ("warm, git ledger", lambda: run(check("project-git"), env)),
-                ("incremental", partial(run, check(lock=incremental), env)),
-                *[("gpg --verify", partial(run, c, gpg_env)) for c in verify],
-            ]
+            jobs = [("parse-only", partial(run, parse, base)),
+                    *[("gpg --verify", partial(run, v, gpg_env)) for v in verify]]
+            for c in checks:
+                jobs += [(f"warm{c.tree}", partial(c.run, "project")),
+                         (f"warm, 100k ledger{c.tree}", partial(c.run, "project-100k")),
+                         (f"warm, git ledger{c.tree}", partial(c.run, "project-git")),
+                         (f"incremental{c.tree}", partial(c.run, "project", incremental))]
             rounds(runs, jobs[r % len(jobs):] + jobs[: r % len(jobs)], 1)
         subprocess.run(["gpgconf", "--kill", "all"], env=gpg_env, check=False)
     return runs
+
+
+class Checks:
+    """``package-trust check`` of one tree's package, with a cache of its own."""
+
+    def __init__(self, tool: str, tree: str, hook: Path | None, base: dict[str, str]):
+        self.tool, self.tree = tool, tree
+        self.cache = WORK / ("cache" + ("-" + tree.strip(" ()") if tree else ""))
+        self.env = {**base, "XDG_CACHE_HOME": str(self.cache)}
+        if hook is not None:
+            self.env["PYTHONPATH"] = str(hook.resolve())
+
+    def run(self, project: str, lock: Path = LOCKFILE, *options: str) -> Run:
+        return run([self.tool, "check", *options, "--policy",
+                    str(WORK / project / "trust-policy.yml"), str(lock)], self.env)
+
+    def cold(self) -> Run:
+        shutil.rmtree(self.cache, ignore_errors=True)
+        return self.run("project")
 
 
 def rounds(runs: dict[str, list[Run]], jobs: list[tuple[str, Callable[[], Run]]],
@@ -181,7 +198,9 @@ def run(cmd: list[str], env: dict[str, str]) -> Run:
 # -- the report -----------------------------------------------------------------------------
 
 
-def report(runs: dict[str, list[Run]]) -> None:
+def report(every: dict[str, list[Run]], tree: str = "") -> None:
+    """The table of one tree's runs (with the runs all trees share)."""
+    runs = {name: every.get(f"{name}{tree}") or every[name] for name in NAMES}
     med = {name: statistics.median(r.seconds for r in got) for name, got in runs.items()}
     fastest = {name: min(r.seconds for r in got) for name, got in runs.items()}
     statements = len(packages()) * len(REVIEWERS)
@@ -220,8 +239,9 @@ def report(runs: dict[str, list[Run]]) -> None:
         (f"caches off, {EXEMPTIONS:,} exemptions", "no cache, exemptions",
          f"{exempt:.2f} x caches off (≤ 1.1)", exempt <= TARGETS["exemptions"]),
     ]
-    print(f"package-trust bench: {statements} statements for {len(packages())} packages, "
-          f"{os.cpu_count()} CPUs, {len(runs['warm'])} rounds, {len(runs['cold'])} cold runs\n")
+    print(f"package-trust bench{tree}: {statements} statements for {len(packages())} "
+          f"packages, {os.cpu_count()} CPUs, {len(runs['warm'])} rounds, "
+          f"{len(runs['cold'])} cold runs\n")
     print("| run | median | fastest | against the target | met |")
     print("| --- | ---: | ---: | --- | --- |")
     for label, name, target, ok in rows:

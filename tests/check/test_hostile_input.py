@@ -325,6 +325,23 @@ def test_a_deep_but_bounded_lockfile_is_checked(project: Project, keys: dict[str
     assert out.startswith("250 of 250 packages are not audited")
 
 
+@pytest.mark.parametrize("value", ["5", '"abc"', "[1, 2]", "null", "true"])
+def test_dependencies_of_another_shape_stop_no_check(project: Project, keys: dict[str, Key],
+                                                     capsys: CapSys, value: str) -> None:
+    """An entry's dependencies are an object of names; anything else names none (it
+    explains no chain) and the check goes on: the package is judged as any other."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    (project.root / "package-lock.json").write_text(
+        '{"name": "x", "lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "1"}}, '
+        '"node_modules/a": {"version": "1.0.0", "resolved": '
+        '"https://registry.npmjs.org/a/-/a-1.0.0.tgz", '
+        f'"integrity": "{fake_integrity("a", "1.0.0")}", '
+        f'"dependencies": {value}, "devDependencies": {value}}}}}}}')
+    assert main(["check"]) == 1
+    assert "a@1.0.0: unaudited" in capsys.readouterr().out
+
+
 def test_a_key_whose_user_id_is_not_utf8(project: Project, keys: dict[str, Key],
                                          capsys: CapSys, request: pytest.FixtureRequest) -> None:
     """Anyone may add a key to keys/: a user ID in no encoding stops no check."""

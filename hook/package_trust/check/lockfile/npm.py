@@ -90,14 +90,21 @@ class NpmLockfileParser:
                         root_requires=None if root is None else requires(root, folder=True))
 
 
+_REQUIRES = ("dependencies", "optionalDependencies", "peerDependencies")
+_FOLDER_REQUIRES = (*_REQUIRES, "devDependencies")
+
+
 def requires(entry: Any, folder: bool) -> tuple[str, ...]:
-    """The names an entry depends on; a folder outside node_modules (the project, a
-    workspace) installs its devDependencies too."""
-    fields = ("dependencies", "optionalDependencies", "peerDependencies")
-    names = [n for field in (*fields, "devDependencies")[:4 if folder else 3]
-             for n in (entry.get(field) if isinstance(entry, dict) else None) or ()
-             if isinstance(n, str)]
-    return tuple(dict.fromkeys(names))
+    """The names an entry depends on (each field an object of them, else none); a folder
+    outside node_modules (the project, a workspace) installs its devDependencies too."""
+    if not isinstance(entry, dict):
+        return ()
+    names: dict[str, None] = {}
+    for field in _FOLDER_REQUIRES if folder else _REQUIRES:
+        deps = entry.get(field)
+        if isinstance(deps, dict):
+            names.update(dict.fromkeys(deps))
+    return tuple(names)
 
 
 def _agrees(new: Dependency | None, old: Dependency) -> bool:

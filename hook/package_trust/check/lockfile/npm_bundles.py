@@ -60,6 +60,8 @@ def bundlers(entries: dict[str, dict[str, Any]], tops: dict[str, list[str]], old
     out; ``tops``: the bundleDependencies of folders outside node_modules (the project's
     from its package.json, or else the lockfile); ``old``: a lockfile before version 2.
     """
+    if not any(js_truthy(e.get("inBundle")) for e in entries.values()):
+        return {}  # only an entry marked inBundle is taken from a tarball (below)
     nodes = _tree(entries, tops)
     if old:
         _assign_bundles(nodes)

@@ -340,6 +340,22 @@ def bundled_v2(ctx: Ctx) -> Files:
     return files
 
 
+def bundled_dependencies_only(version: int) -> Callable[[Ctx], Files]:
+    """A version 2 or 3 lockfile with only the version 1 section: npm turns bundled flags
+    into bundles only in a file that says it is version 1, so it fetches inner from its
+    own resolved (evil's tarball)."""
+    def build(ctx: Ctx) -> Files:
+        inner = {"version": "1.0.0", "bundled": True, "resolved": ctx.resolved("evil@1.0.0"),
+                 "integrity": ctx.integrity("evil@1.0.0")}
+        data = lock_v1({"real-bundle": {**ctx.entry("real-bundle@1.0.0"),
+                                        "requires": {"inner": "^1.0.0"},
+                                        "dependencies": {"inner": inner}}})
+        data["lockfileVersion"] = version
+        return {"package.json": package_json({"real-bundle": "1.0.0"}),
+                "package-lock.json": data}
+    return build
+
+
 def bundled_v1(resolved: bool) -> Callable[[Ctx], Files]:
     def build(ctx: Ctx) -> Files:
         return {"package.json": package_json({"bundler": "1.0.0"}),
@@ -694,6 +710,10 @@ HOSTILE: list[Case] = [
     Case("bundled-v1-resolved", "v1 bundled: true with resolved+integrity", bundled_v1(True)),
     Case("bundled-v1-version-only", "v1 bundled: true with only a version",
          bundled_v1(False)),
+    Case("bundled-v3-dependencies-only", "lockfileVersion 3 with only dependencies: a "
+         "bundled: true entry is fetched from its resolved", bundled_dependencies_only(3)),
+    Case("bundled-v2-dependencies-only", "lockfileVersion 2 with only dependencies",
+         bundled_dependencies_only(2)),
     # (2) lockfileVersion that is not 2 or 3, with packages
     Case("lockfile-version-1-packages", "lockfileVersion 1 with packages (npm reads them)",
          lockfile_version(1)),

@@ -7,6 +7,9 @@ from pathlib import Path
 POLICY = "trust-policy.yml"
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 MANIFEST = "package.json"
+# Where npm's configuration names a registry in the environment (lockfile/npmrc.py): an
+# exemption pinned to no integrity covers what the registries serve.
+REGISTRY_ENV = ("npm_config_registry", "NPM_CONFIG_REGISTRY")
 
 
 def lock_path(policy_path: Path) -> Path:

@@ -4,6 +4,7 @@ nothing it depends on can change without it noticing."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
@@ -21,7 +22,7 @@ def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-KEPT = "SELECT id, inputs, gpg, since, paths, digest, result, valid_until FROM result"
+KEPT = "SELECT id, gpg, since, paths, digest, result, valid_until FROM result"
 
 
 def results(tmp_path: Path, sql: str = KEPT, *params: object) -> list[tuple[Any, ...]]:
@@ -111,7 +112,7 @@ BROKEN = (  # what is done to a kept result -> SQL
     "UPDATE result SET result = '{not json'",
     "UPDATE result SET valid_until = 1",  # lapsed
     "UPDATE result SET since = since + 86400",  # kept tomorrow: the clock went back
-    "UPDATE result SET inputs = 0",  # not of its type
+    "UPDATE result SET since = '0'",  # not of its type
     "UPDATE result SET paths = '=/nonexistent'",
     "UPDATE result SET digest = '" + "0" * 64 + "'",
     "UPDATE result SET result = replace(result, 'audited', 'exempt')",
@@ -129,7 +130,7 @@ def test_corrupt_or_lapsed_entries_are_ignored(audited: Project, tmp_path: Path,
         assert check(capsys) == first, broken
         [again] = results(tmp_path)  # checked afresh, stored again (resting on what the
         assert again != damaged, broken  # kept verdicts rest on, now: its paths change)
-        assert again[:4] + again[6:] == kept[:4] + kept[6:], broken
+        assert again[:3] + again[5:] == kept[:3] + kept[5:], broken
 
 
 @pytest.mark.parametrize("how", [["--no-cache"], "env"])
@@ -235,3 +236,53 @@ def test_a_check_that_needs_no_gpg_keeps_nothing_without_one(
         code, out = check(capsys)
         assert code == 0 and "No packages to check" in out, out
     assert results(tmp_path) == []
+
+
+# -- what the printed report rests on beside the files: a kept one is what a fresh check prints
+
+
+def test_the_registry_in_the_environment_is_part_of_the_key(
+    project: Project, keys: dict[str, Key], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An exemption pinned to no integrity covers what the registries serve, and
+    $NPM_CONFIG_REGISTRY names one: a check with another one is not answered from it."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]], extra='exemptions:\n  - package: "evil"\n'
+                                         "    reason: ours\n")
+    path = project.lockfile({"left-pad": "1.3.0", "evil": "1.0.0"})
+    data = json.loads(path.read_text())
+    data["packages"]["node_modules/evil"]["resolved"] = (
+        "https://evil.example/evil/-/evil-1.0.0.tgz")
+    path.write_text(json.dumps(data))
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", "https://evil.example/")
+    assert check(capsys)[0] == 0
+    monkeypatch.delenv("NPM_CONFIG_REGISTRY")
+    assert check(capsys)[0] == 1
+    assert check(capsys, "--no-cache")[0] == 1
+
+
+def test_fail_on_is_part_of_the_key(audited: Project, capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    """--fail-on new changes a passing Markdown report's text."""
+    check(capsys, "--format", "markdown")
+    fresh = check(capsys, "--format", "markdown", "--fail-on", "new", "--no-cache")
+    assert check(capsys, "--format", "markdown", "--fail-on", "new") == fresh
+
+
+def test_a_lockfile_appearing_above_a_named_package_json_is_seen(
+    project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named a package.json, the check looks for its lockfile there and in each folder
+    above (its workspace root's): one appearing there is a miss."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    (project.root / "a" / "b").mkdir(parents=True)
+    (project.root / "a" / "b" / "package.json").write_text('{"name": "b"}\n')
+    (project.root / "a" / "package.json").write_text('{"name": "a", "workspaces": ["b"]}\n')
+    assert check(capsys, "a/b/package.json")[0] == 0  # nothing to check yet
+    project.lockfile({"left-pad": "1.3.0"}, name="a/package-lock.json")
+    fresh = check(capsys, "a/b/package.json", "--no-cache")
+    assert fresh[0] == 1
+    assert check(capsys, "a/b/package.json") == fresh

@@ -422,3 +422,27 @@ def test_a_pinned_git_ledger_keeps_verdicts_by_its_commit(
     code, out = check(capsys)
     assert code == 1 and "rejected by Bob" in out
     assert check(capsys, "--no-cache") == (code, out)
+
+
+def test_a_verdict_holds_only_for_the_signatures_it_was_judged_by(
+    project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Audited as a development package (one signature needed), left-pad is not audited
+    once production needs it (two): its kept verdict is not reused."""
+    for k in ("alice", "bob"):
+        project.add_key(keys[k])
+    path = project.policy([keys["alice"], keys["bob"]])
+    path.write_text(path.read_text().replace(
+        "minimum-signatures: 1", "minimum-signatures:\n  production: 2\n  development: 1"))
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    lock = project.lockfile({"left-pad": "1.3.0"})
+    data = json.loads(lock.read_text())
+    for scope, dev in (("devDependencies", True), ("dependencies", False)):
+        data["packages"][""] = {"name": "demo", scope: {"left-pad": "1.3.0"}}
+        data["packages"]["node_modules/left-pad"]["dev"] = dev
+        lock.write_text(json.dumps(data))
+        (project.root / "package.json").write_text(
+            json.dumps({"name": "demo", scope: {"left-pad": "1.3.0"}}))
+        code, out = check(capsys)
+        assert (code, dev) in ((0, True), (1, False)), out
+    assert "left-pad@1.3.0: unaudited: 1 of 2 required signatures" in out

@@ -4,6 +4,7 @@ keys (gpgstatus.listed_keys): real gpg, real keys."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import gnupg
@@ -159,3 +160,19 @@ def test_no_scratch_file_is_left(auditors: Auditors, keys: dict[str, Key], tmp_p
         next(verifying)  # never waited for to the end: close() ends it
     assert os.listdir(tmp_path) == []
     del verifying
+
+
+def test_what_gpg_says_just_before_it_ends_is_read(auditors: Auditors, keys: dict[str, Key],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """gpg may write its last lines and end between the look that found its output empty
+    and the one that finds it gone (the check descheduled meanwhile): they still count."""
+    statements = [auditors.statement(keys["alice"], f"p{n}", "1.0.0") for n in range(3)]
+    real = gpgbatch._Gpg.ended
+
+    def late(self: gpgbatch._Gpg) -> bool:
+        time.sleep(0.2)
+        return real(self)
+
+    monkeypatch.setattr(gpgbatch._Gpg, "ended", late)
+    with keyring(auditors, keys, "alice") as ring:
+        assert [v.problem for v in ring.verify_many(statements, workers=1)] == [None] * 3

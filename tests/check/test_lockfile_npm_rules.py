@@ -212,6 +212,17 @@ def test_a_tarball_in_upper_case_is_not_skipped(
 # 5. Links, folders outside node_modules, and what `resolved` npm fetches with integrity.
 
 @pytest.mark.parametrize(("resolved", "source"), [
+    # Only an http(s) URL with /-/ in its path is a registry tarball; else unverifiable.
+    ("https://registry.npmjs.org/@s/a/-/a-1.0.0.tgz", "registry"),
+    ("HTTP://mirror.example:8080/a/-/a-1.0.0.tgz?x=1#y", "registry"),
+    ("https://example.org/a-1.0.0.tgz", "other"),
+    ("https://example.org/a-1.0.0.tgz?from=/-/", "other"),
+    ("https://example.org/a-1.0.0.tgz#/-/", "other"),
+    ("https://example.org?/-/a-1.0.0.tgz", "other"),
+    ("git+https://example.org/a/-/a.git", "other"),
+    ("file:a/-/a-1.0.0.tgz", "other"),
+    ("https:/example.org/a/-/a-1.0.0.tgz", "other"),
+    # ... and not one pacote would clone, nor one that leaves the registry's path
     ("https://bitbucket.org/u/r/-/r-1.0.0.tgz", "other"),  # a git clone: no integrity
     ("https://github.com/u/r/tree/-/r-1.0.0.tgz", "other"),
     ("https://www.github.com/-/r-1.0.0.tgz", "other"),
@@ -328,6 +339,24 @@ def test_a_dependency_package_json_adds_is_out_of_sync(
     assert "npm install --package-lock-only" in x.problem
     assert main(["check", "--format", "json"]) == 1
     assert ("evil", "unverifiable") in _failing(capsys)
+
+
+@pytest.mark.parametrize("deps", [["^1.0.0"], "^1.0.0"])
+def test_dependencies_that_are_not_an_object_are_out_of_sync(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str],
+        deps: object) -> None:
+    """npm reads a package's dependencies with Object.entries: an array or a string there
+    are dependencies named 0, 1, ... that npm install fetches unseen."""
+    _setup(project, keys)
+    lock = project.lockfile({"left-pad": "1.3.0"})
+    data = json.loads(lock.read_text())
+    data["packages"][""]["dependencies"] = {"left-pad": "^1.3.0"}
+    data["packages"]["node_modules/left-pad"]["dependencies"] = deps
+    lock.write_text(json.dumps(data, indent=2))
+    _package_json(project, {"left-pad": "^1.3.0"})
+    [x] = lockfile.load(lock).out_of_sync
+    assert "node_modules/left-pad's dependencies is not an object" in x.problem
+    assert main(["check"]) == 1
 
 
 def test_a_workspace_package_json_and_a_new_workspace_are_held_against_the_lockfile(

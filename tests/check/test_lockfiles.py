@@ -170,27 +170,6 @@ def test_v1_file_tarball_is_not_first_party() -> None:
     assert tarballs and all(d.source.value == "other" for d in tarballs)
 
 
-@pytest.mark.parametrize(("resolved", "source"), [
-    ("https://registry.npmjs.org/@s/a/-/a-1.0.0.tgz", "registry"),
-    ("HTTP://mirror.example:8080/a/-/a-1.0.0.tgz?x=1#y", "registry"),
-    ("https://example.org/a-1.0.0.tgz", "other"),
-    ("https://example.org/a-1.0.0.tgz?from=/-/", "other"),
-    ("https://example.org/a-1.0.0.tgz#/-/", "other"),
-    ("https://example.org?/-/a-1.0.0.tgz", "other"),
-    ("git+https://example.org/a/-/a.git", "other"),
-    ("file:a/-/a-1.0.0.tgz", "other"),
-    ("https:/example.org/a/-/a-1.0.0.tgz", "other"),
-])
-def test_registry_tarball_layout(project: Project, resolved: str, source: str) -> None:
-    """Only an http(s) URL with /-/ in its path is a registry tarball; else unverifiable."""
-    path = project.lockfile({"a": "1.0.0"})
-    data = json.loads(path.read_text())
-    data["packages"]["node_modules/a"]["resolved"] = resolved
-    path.write_text(json.dumps(data))
-    [dep] = lockfile.load(path).dependencies
-    assert dep.source.value == source
-
-
 def _v3(packages: dict[str, dict[str, object]]) -> str:
     return json.dumps({"lockfileVersion": 3, "packages": {"": {"name": "app"}, **packages}})
 

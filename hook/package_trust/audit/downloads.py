@@ -18,7 +18,13 @@ from typing import TypeVar
 
 from package_trust.audit import tarball
 from package_trust.audit.packages import digests_of
-from package_trust.audit.registry import Dist, Packument, Registry, check_integrity
+from package_trust.audit.registry import (
+    Dist,
+    Packument,
+    Registry,
+    check_integrity,
+    registry_url,
+)
 from package_trust.check import statement
 from package_trust.check.folders import private_folder
 from package_trust.errors import PackageTrustError
@@ -32,7 +38,7 @@ class Clients:
     """A registry client for each thread (a session is not shared between threads)."""
 
     def __init__(self, url: str | None):
-        self.url = url
+        self.url = registry_url(url)
         self._local = threading.local()
         self._all: list[Registry] = []
         self._lock = threading.Lock()

@@ -68,11 +68,9 @@ class Fetched:
     checked: list[str]  # the hashes compared with the registry's: sha512, sha1
 
 
-def fetch(stored: Stored, registry: Registry, limits: tarball.Limits,
-          dist: Dist | None = None) -> Fetched:
+def fetch(stored: Stored, registry: Registry, limits: tarball.Limits, dist: Dist) -> Fetched:
     """Download, check the hashes, unpack; on any failure leave nothing behind."""
     refuse_links(stored.root, stored.folder, "a fetched package")
-    dist = dist or registry.dist(stored.name, stored.version)
     made = _missing_folders(stored.tarball.parent)
     stored.tarball.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{stored.version}.tgz.partial-", dir=stored.tarball.parent)

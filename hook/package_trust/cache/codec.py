@@ -40,6 +40,4 @@ class StoredStatements(Sequence[StatementResult]):
 
 def statements_text(statements: Sequence[StatementResult]) -> str:
     """Statements as text: each a list of its fields."""
-    if isinstance(statements, StoredStatements):
-        return statements.text
     return json.dumps(list(statements)) if statements else "[]"

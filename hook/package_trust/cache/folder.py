@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from package_trust.check.folders import private_folder
-
 NO_CACHE_ENV = "PACKAGE_TRUST_NO_CACHE"
 
-__all__ = ["NO_CACHE_ENV", "clones", "directory", "enabled", "gpg_identity", "private_folder"]
+__all__ = ["NO_CACHE_ENV", "clones", "directory", "enabled", "gpg_identity"]
 
 
 def enabled() -> bool:

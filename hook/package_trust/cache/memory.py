@@ -79,7 +79,7 @@ class Cache:
 
         return policies.load(self.store, path)
 
-    def report(self, key: results.ResultKey) -> str | None:
+    def report(self, key: bytes) -> str | None:
         """The report kept for a command, if it still holds (its exit code: 0)."""
         gpg = self._any_gpg()
         return results.lookup(self.store, key, gpg) if gpg is not None else None
@@ -92,10 +92,11 @@ class Cache:
         except (GpgError, OSError):
             return None
 
-    def read(self, lockfiles: Sequence[Lockfile], ledgers: Sequence[Ledger], today: dt.date
-             ) -> None:
+    def read(self, lockfiles: Sequence[Lockfile], ledgers: Sequence[Ledger], today: dt.date,
+             probed: Sequence[Path] = ()) -> None:
         """Note, just after a check, what it read and on which day: what a result kept
-        (``keep``) rests on. Nothing, when a ledger cannot tell what would change it."""
+        (``keep``) rests on, with the paths that choosing the lockfiles looked at
+        (``probed``). Nothing, when a ledger cannot tell what would change it."""
         from package_trust.check.ledger import traced
 
         watched = [w for w in map(traced, ledgers) if w is not None]
@@ -105,14 +106,13 @@ class Cache:
         rests_on: Stats = {}
         for verdicts in self._verdicts:
             rests_on.update(verdicts.seen)
-        for lf in lockfiles:  # what was read last counts
-            rests_on.update((str(p), stat_of(str(p), True, follow=True))
-                            for p in (lf.path, *lf.read))
+        for p in (*probed, *(q for lf in lockfiles for q in (lf.path, *lf.read))):
+            rests_on[str(p)] = stat_of(str(p), True, follow=True)  # what was read last counts
         for w in watched:
             rests_on.update(w.observed)
         self._read = rests_on, today
 
-    def keep(self, key: results.ResultKey, result: CheckResult, report: str) -> None:
+    def keep(self, key: bytes, result: CheckResult, report: str) -> None:
         """Keep the report of the check ``read`` noted, if it passes."""
         gpg = self._any_gpg()
         if self._read is None or result.failing or gpg is None:

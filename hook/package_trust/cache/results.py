@@ -33,7 +33,6 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
 
 from package_trust import __version__
 from package_trust.cache.stamp import stamp, unchanged
@@ -43,13 +42,10 @@ from package_trust.check.filestat import Stats
 _SCHEMA = 3  # 2 kept results, each rendered again: never read as a report
 
 
-class ResultKey(NamedTuple):
-    command: bytes  # the row's id: the command, its working folder and its inputs
-    inputs: str  # the digest of the input files' bytes
-
-
-def key(args: Iterable[str], files: Iterable[Path]) -> ResultKey:
-    """The key for a command: its arguments and working folder, its input files' bytes."""
+def key(args: Iterable[str], files: Iterable[Path]) -> bytes:
+    """The key for a command (a row's id): its arguments and working folder, and its input
+    files' bytes: one row for each state of them (a lockfile changed back finds its
+    report, a changed one no row at all)."""
     # Names from the system may hold surrogates (bytes not in UTF-8): surrogatepass.
     head = f"{_SCHEMA}\0{__version__}\0{os.getcwd()}\0"
     command = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
@@ -64,28 +60,26 @@ def key(args: Iterable[str], files: Iterable[Path]) -> ResultKey:
             continue
         name = str(path).encode("utf-8", "surrogatepass")
         inputs.update(b"f%d\0%s%d\0" % (len(name), name, len(data)) + data)
-    # One row for each state of the inputs: a lockfile changed back finds its report, and
-    # a changed one finds no row at all (none of another state's to read and set aside).
     command.update(b"i" + inputs.digest())
-    return ResultKey(command.digest(), inputs.hexdigest())
+    return command.digest()
 
 
-def lookup(store: Store, key: ResultKey, gpg: str) -> str | None:
+def lookup(store: Store, key: bytes, gpg: str) -> str | None:
     """The report kept for the command, when everything it depends on is unchanged."""
     now = time.time()
-    row = store.get(RESULTS, [key.command], now).get(key.command)
-    if row is None or (row.inputs, row.gpg) != (key.inputs, gpg):
+    row = store.get(RESULTS, [key], now).get(key)
+    if row is None or row.gpg != gpg:
         return None
     if now < row.since or not unchanged(row.paths, row.digest, _bound(row)):
         return None  # the clock went back, or something changed
     return row.result
 
 
-def keep(store: Store, key: ResultKey, report: str, rests_on: Stats, gpg: str,
+def keep(store: Store, key: bytes, report: str, rests_on: Stats, gpg: str,
          since: float, until: float) -> None:
     """Keep a passing check's report with what it rests on, from ``since`` until
     ``until``."""
-    row = Result(key.command, key.inputs, gpg, int(since), "", "", report, int(until))
+    row = Result(key, gpg, int(since), "", "", report, int(until))
     paths, digest = stamp(rests_on, _bound(row))
     store.put(RESULTS, [row._replace(paths=paths, digest=digest)], time.time())
 
@@ -93,4 +87,4 @@ def keep(store: Store, key: ResultKey, report: str, rests_on: Stats, gpg: str,
 def _bound(row: Result) -> str:
     """What a result row's digest covers besides the stat signatures: all of the row."""
     text = hashlib.sha256(row.result.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{row.id.hex()}\0{row.inputs}\0{row.gpg}\0{row.since}\0{row.valid_until}\0{text}"
+    return f"{row.id.hex()}\0{row.gpg}\0{row.since}\0{row.valid_until}\0{text}"

@@ -20,7 +20,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from package_trust.check.folders import private_folder
 
 FILE_NAME = "verifications.sqlite3"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_SECONDS = 10.0
 _CHUNK = 500  # ids per SELECT
 R = TypeVar("R", bound=tuple[Any, ...])
@@ -77,10 +77,10 @@ class Parsed(NamedTuple):
 
 
 class Result(NamedTuple):
-    """A passing check's report (results.py); id: the SHA-256 of the command."""
+    """A passing check's report (results.py); id: the SHA-256 of the command and its
+    inputs."""
 
     id: bytes
-    inputs: str
     gpg: str
     since: int
     paths: str
@@ -110,7 +110,7 @@ VERIFIED = Table("verification", Verified._make, Verified._fields,
                  (_B, _B, _S, _S, _IN, _IN, _SN, _S, _S, _IN), 200_000)
 LISTINGS = Table("keyring", Listing._make, Listing._fields, (_B, _S, _BN, _S, _IN), 1_000)
 VERDICTS = Table("verdict", Verdict._make, Verdict._fields, (_B, _S, _S, _I, _S, _S, _IN), 200_000)
-RESULTS = Table("result", Result._make, Result._fields, (_B, _S, _S, _I, _S, _S, _S, _IN), 64)
+RESULTS = Table("result", Result._make, Result._fields, (_B, _S, _I, _S, _S, _S, _IN), 64)
 POLICIES = Table("policy", Parsed._make, Parsed._fields, (_B, _S, _S, _IN), 64)
 TABLES: tuple[Table[Any], ...] = (VERIFIED, LISTINGS, VERDICTS, RESULTS, POLICIES)
 

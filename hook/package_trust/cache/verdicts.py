@@ -6,7 +6,8 @@ database (store.py's ``verdict`` table) under the SHA-256 of everything the judg
 rests on:
 
 - the package's name and version, and the sha512 its lockfile entry names;
-- the policy's minimum number of signatures and its trusted keys (fingerprints, names);
+- the signatures the package needs (its scope's minimum) and the policy's trusted keys
+  (fingerprints, names);
 - the ledgers (where each is read from, its description and revision), the bytes of all
   their key files, the gpg binary (``CachedVerifier.keyring_id``) and package-trust's
   version.
@@ -45,7 +46,7 @@ from package_trust.check.ledger import Ledger, Traced, traced
 from package_trust.check.policy import Policy
 from package_trust.check.result import StatementResult, Status
 
-_SCHEMA = 2
+_SCHEMA = 3  # 2 kept a verdict by the policy's minimum, not the package's own
 
 
 def open_verdicts(store: Store, keyring_id: bytes, policy: Policy, ledgers: Sequence[Ledger]
@@ -56,8 +57,7 @@ def open_verdicts(store: Store, keyring_id: bytes, policy: Policy, ledgers: Sequ
     if len(watched) != len(ledgers):
         return None
     trusted = sorted((k.fingerprint, k.name) for k in policy.trusted_keys)
-    scope = [_SCHEMA, __version__, StatementResult._fields, keyring_id.hex(),
-             policy.minimum_signatures, trusted,
+    scope = [_SCHEMA, __version__, StatementResult._fields, keyring_id.hex(), trusted,
              [(x.location, x.description, x.revision) for x in watched]]
     return Verdicts(store, json.dumps(scope).encode(), watched)
 
@@ -75,8 +75,11 @@ class Verdicts:
         self.valid_until: int | None = None
 
     def _id(self, r: Record) -> bytes:
+        """The verdict's id: the scope, the package, its sha512, and the signatures it
+        needs (its scope's: a development package may need fewer, rounds.triage)."""
         h = self._scope.copy()  # names and versions hold no NUL (names.py), the digest last
-        h.update(b"\0".join((r.pkg.name.encode(), r.pkg.version.encode(), r.digest)))
+        h.update(b"\0".join((r.pkg.name.encode(), r.pkg.version.encode(),
+                             b"%d" % r.pkg.required, r.digest)))
         return h.digest()
 
     def recall(self, records: Sequence[Record]) -> tuple[list[Record], list[Record]]:

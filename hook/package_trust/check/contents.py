@@ -16,11 +16,13 @@ check then judges the packages it would have vouched for on their own.
 
 import json
 import re
-import tarfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from package_trust.check.statement import StatementError
+
+if TYPE_CHECKING:
+    import tarfile
 
 MAX_ENTRIES = 5000  # bundled packages or pins one statement may list
 # npm strips the first folder of every tarball member, whatever its name.
@@ -100,6 +102,8 @@ def as_fields(contents: Contents) -> dict[str, Any]:
 def of_tarball(tarball: Path) -> Contents:
     """What an npm tarball ships: its bundled packages and its shrinkwrap's pins.
     Raises ValueError when it cannot be read as npm would read it."""
+    import tarfile  # here: only signing reads a tarball, not a check
+
     bundled: list[Bundled] = []
     shrinkwrap: tuple[Pin, ...] | None = None
     try:
@@ -121,14 +125,14 @@ def of_tarball(tarball: Path) -> Contents:
     return Contents(True, tuple(bundled), shrinkwrap)
 
 
-def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+def _read(tar: "tarfile.TarFile", member: "tarfile.TarInfo") -> bytes:
     if member.size > MAX_MANIFEST:
         raise ValueError(f"{member.name} is larger than {MAX_MANIFEST} bytes")
     f = tar.extractfile(member)
     return b"" if f is None else f.read()
 
 
-def _json(tar: tarfile.TarFile, member: tarfile.TarInfo) -> dict[str, Any]:
+def _json(tar: "tarfile.TarFile", member: "tarfile.TarInfo") -> dict[str, Any]:
     try:
         data = json.loads(_read(tar, member))
     except (ValueError, RecursionError):

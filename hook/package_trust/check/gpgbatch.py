@@ -250,13 +250,19 @@ class _Gpg:
 
     def said(self) -> tuple[bytes, bool]:
         """What gpg wrote since the last look, and whether it has ended: its output
-        closed, or the process gone (should another process hold the output open)."""
+        closed, or the process gone (should another process hold the output open). A
+        process found gone after the pipe was empty may have written its last lines in
+        between: they are read before it is said to have ended."""
         chunks: list[bytes] = []
+        ended = False
         while True:
             try:
                 data = os.read(self.status, 1 << 16)
             except BlockingIOError:
-                return b"".join(chunks), self.ended()
+                if ended or not self.ended():
+                    return b"".join(chunks), ended
+                ended = True  # all it wrote is in the pipe now: read to its end
+                continue
             if not data:
                 return b"".join(chunks), True
             chunks.append(data)

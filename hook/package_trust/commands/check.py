@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,13 +95,15 @@ def given_ledgers(ledgers: list[dict[str, str]]) -> list[Ledger]:
                          x.get("revision")) for x in ledgers]
 
 
-def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
+def lockfile_paths(files: list[Path], policy_path: Path, probed: list[Path] | None = None
+                   ) -> list[Path]:
     """The files named (ignoring the policy itself), one for each lockfile npm installs
     from (a package.json or a package-lock.json names its folder's; lockfile.load reads
     that), else the default one.
 
     Named only a package.json that declares nothing, a project with no lockfile yet has
-    nothing to check. (Named only the policy, in git: see explain.hook_files.)
+    nothing to check. (Named only the policy, in git: see explain.hook_files.) ``probed``:
+    where every path the choice looked at is noted (lockfile.lockfile_for).
     """
     from package_trust.check import lockfile
 
@@ -108,7 +111,7 @@ def lockfile_paths(files: list[Path], policy_path: Path) -> list[Path]:
     if named:
         by_lockfile: dict[Path, Path] = {}
         for f in named:
-            used = lockfile.lockfile_for(f)
+            used = lockfile.lockfile_for(f, probed)
             if used is not None:
                 by_lockfile.setdefault(used, f)
         return list(by_lockfile.values())
@@ -129,17 +132,18 @@ def run_check(
 
     today = dt.date.today()
     pol = cache.policy(policy_path) if cache is not None else policy.load(policy_path)
-    paths = lockfile_paths(files, policy_path)
+    probed: list[Path] = []  # what a kept result rests on, with what was read
+    paths = lockfile_paths(files, policy_path, probed)
     opened = given_ledgers(ledgers) if ledgers else open_ledgers(pol, clones())
     with Early(cache or FRESH, pol, opened) as memory:  # the keys imported meanwhile
         lockfiles = [lockfile.load(p) for p in paths]
         result = engine.check(lockfiles, pol, opened, memory, today)
     if cache is not None:
-        cache.read(lockfiles, opened, today)
+        cache.read(lockfiles, opened, today, probed)
     return result
 
 
-def result_key(args: argparse.Namespace) -> resultcache.ResultKey | None:
+def result_key(args: argparse.Namespace) -> bytes | None:
     """The result cache's key for this command, or None when it is not to be kept."""
     if args.report or args.format == "github":
         return None
@@ -147,9 +151,11 @@ def result_key(args: argparse.Namespace) -> resultcache.ResultKey | None:
     # The files named, and those a check looks for whatever it is named (a policy-only
     # commit checks ./package-lock.json); the entry also keeps every file the check read.
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
+    registries = [f"{var}={os.environ.get(var, '')}" for var in filenames.REGISTRY_ENV]
     return resultcache.key(
-        [args.format, *explain.variant(args), str(args.policy), repr(args.ledger), *named],
-        [*args.files, *looked_for, args.policy, lock_path(args.policy)],
+        [args.format, *explain.variant(args), *registries, str(args.policy),
+         repr(args.ledger), *named],
+        list(dict.fromkeys([*args.files, *looked_for, args.policy, lock_path(args.policy)])),
     )
 
 

@@ -231,7 +231,7 @@ def colour(args: argparse.Namespace) -> bool:
 
 def variant(args: argparse.Namespace) -> list[str]:
     """What changes a passing report's text beside the format (for the result cache)."""
-    return [f"quiet={args.quiet}", f"colour={colour(args)}"]
+    return [f"quiet={args.quiet}", f"colour={colour(args)}", f"fail-on={args.fail_on}"]
 
 
 def render(result: CheckResult, args: argparse.Namespace) -> str:

@@ -13,17 +13,14 @@ from package_trust.check.lockfile.interface import (
     OutOfSync,
     Source,
 )
-from package_trust.check.lockfile.npm import NAMES as NPM_NAMES
 from package_trust.check.lockfile.npm import NpmLockfileParser
 from package_trust.errors import LockfileError
 
 PARSERS: list[LockfileParser] = [NpmLockfileParser()]
-DEFAULT_NAMES = NPM_NAMES
 SHRINKWRAP, PACKAGE_LOCK = "npm-shrinkwrap.json", "package-lock.json"
 NPM_ORDER = (SHRINKWRAP, PACKAGE_LOCK)  # arborist's shrinkwrap.js: `sw || lock`
 
 __all__ = [
-    "DEFAULT_NAMES",
     "Dependency",
     "Lockfile",
     "LockfileParser",
@@ -35,11 +32,14 @@ __all__ = [
 ]
 
 
-def npm_lockfile(folder: Path) -> Path | None:
+def npm_lockfile(folder: Path, probed: list[Path] | None = None) -> Path | None:
     """The lockfile npm installs a folder from: npm-shrinkwrap.json, unless it is empty
     (or absent), else package-lock.json. One that cannot be read is still the one npm
-    tries (it then installs from no lockfile at all): loading it fails."""
+    tries (it then installs from no lockfile at all): loading it fails. ``probed``: where
+    the paths looked at are noted (what the choice rests on, for a kept result)."""
     shrinkwrap = folder / SHRINKWRAP
+    if probed is not None:
+        probed += [shrinkwrap, folder / PACKAGE_LOCK]
     try:
         if shrinkwrap.stat().st_size or not shrinkwrap.is_file():
             return shrinkwrap
@@ -63,19 +63,23 @@ def find_default(directory: Path) -> Path:
     return found
 
 
-def lockfile_for(path: Path) -> Path | None:
+def lockfile_for(path: Path, probed: list[Path] | None = None) -> Path | None:
     """The lockfile to check for a file named to the check (the pre-commit hook names
     what changed): for a lockfile, the one npm installs its folder from; for a
     package.json, that of its folder or the nearest folder above (its workspace root).
-    None for a package.json that declares no dependency and has no lockfile."""
+    None for a package.json that declares no dependency and has no lockfile.
+    ``probed``: as for npm_lockfile, every path the choice looked at."""
     if path.name != filenames.MANIFEST:
-        return (npm_lockfile(path.parent) or path) if path.name in NPM_ORDER else path
+        return (npm_lockfile(path.parent, probed) or path) if path.name in NPM_ORDER \
+            else path
     from package_trust.check.lockfile import manifest
 
-    found = npm_lockfile(path.parent)
+    found = npm_lockfile(path.parent, probed)
     for folder in path.parent.parents if found is None else ():
-        above = npm_lockfile(folder)
+        above = npm_lockfile(folder, probed)
         if above is not None:  # the workspace root's, or another project's
+            if probed is not None:
+                probed.append(folder / filenames.MANIFEST)
             root = manifest.read(folder / filenames.MANIFEST, "")
             found = above if root is not None and root.data.get("workspaces") else None
             break
@@ -90,8 +94,9 @@ def lockfile_for(path: Path) -> Path | None:
 def load(path: Path) -> Lockfile:
     """Read and parse the lockfile npm would install from in place of ``path`` (itself,
     or an npm-shrinkwrap.json beside it), with the parser that accepts its name."""
-    used = (lockfile_for(path) or path) if path.name in (*NPM_ORDER, filenames.MANIFEST) \
-        else path
+    probed: list[Path] = []
+    used = (lockfile_for(path, probed) or path) \
+        if path.name in (*NPM_ORDER, filenames.MANIFEST) else path
     parser = next((p for p in PARSERS if p.accepts(used)), PARSERS[0])
     try:
         text = used.read_text(encoding="utf-8")
@@ -105,5 +110,6 @@ def load(path: Path) -> Lockfile:
     if used != path and path.name in NPM_ORDER:
         notices.append(f"{path}: npm installs this project from {used}, which was "
                        "checked in its place")
-    return lf._replace(read=list(dict.fromkeys([*lf.read, *looked_for])), notices=notices,
+    return lf._replace(read=list(dict.fromkeys([*lf.read, *looked_for, *probed])),
+                       notices=notices,
                        registries=npmrc.registries(used.parent))

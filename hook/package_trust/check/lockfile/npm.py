@@ -74,10 +74,15 @@ class NpmLockfileParser:
             tree: dict[str, dict[str, Any]] = {}
             deps = _links(_from_dependencies(path, legacy if js_truthy(legacy) else {}, "",
                                              lines, tree=tree))
-            deps = _bundled(deps, bundlers(tree, manifests.root_bundles({}), old=True))
+            # arborist turns bundled flags into bundleDependencies only in a file that says
+            # it is version 1 (load-virtual.js #assignBundles): in a 2 or 3 with no
+            # packages, npm fetches a bundled entry from its own resolved
+            old = version == 1
+            deps = _bundled(deps, bundlers(tree, manifests.root_bundles({}), old=old))
             if manifests.get("") is not None:  # else no root to tell dev from: production
                 deps = _scoped(deps, tree, None, manifests.get(""))
-            for key, entry in tree.items():  # what a package bundles: npm leaves its edges be
+            # what a package bundles (a version 1 file's flags): npm leaves its edges be
+            for key, entry in tree.items() if old else ():
                 parent = parent_key(key)
                 if js_truthy(entry["inBundle"]) and parent in tree:
                     tree[parent].setdefault("bundleDependencies", []).append(

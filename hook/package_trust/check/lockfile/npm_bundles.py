@@ -18,7 +18,6 @@ from typing import Any
 
 from package_trust.check.lockfile.npm_spec import js_truthy
 
-_MODULES = "/node_modules/"
 _MAX_DEPTH = 150  # getBundler's walk: parents and dependents within one another
 
 
@@ -61,7 +60,8 @@ def bundlers(entries: dict[str, dict[str, Any]], tops: dict[str, list[str]], old
     from its package.json, or else the lockfile); ``old``: a lockfile before version 2.
     """
     if not any(js_truthy(e.get("inBundle")) for e in entries.values()):
-        return {}  # only an entry marked inBundle is taken from a tarball (below)
+        return {}  # only an entry marked inBundle is credited as bundled (below); the
+        # others are judged as packages of their own
     nodes = _tree(entries, tops)
     if old:
         _assign_bundles(nodes)

@@ -41,6 +41,12 @@ def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
         bundled = set(bundled) if isinstance(bundled, list) else set()
         for field in _FIELDS:
             deps = entry.get(field)
+            if js_truthy(deps) and not isinstance(deps, dict):  # Object.entries reads an
+                # array or a string as dependencies named 0, 1, ...: not read here
+                out.append(OutOfSync(field, "", lockfile, None,
+                                     f"the lockfile is not consistent: {key}'s {field} is "
+                                     f"not an object of names and ranges: {FIX}"))
+                continue
             for name, spec in deps.items() if isinstance(deps, dict) else ():
                 if name in bundled or not isinstance(spec, str):
                     continue

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from package_trust import filenames
+
 PUBLIC = "https://registry.npmjs.org/"
 NPMRC = ".npmrc"
 
@@ -16,7 +18,7 @@ NPMRC = ".npmrc"
 def registries(folder: Path) -> tuple[str, ...]:
     """The registry URLs (each ending in /) a project in ``folder`` installs from."""
     found = [PUBLIC]
-    for var in ("npm_config_registry", "NPM_CONFIG_REGISTRY"):
+    for var in filenames.REGISTRY_ENV:
         if os.environ.get(var):
             found.append(os.environ[var])
     try:

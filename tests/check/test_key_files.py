@@ -177,14 +177,37 @@ def test_a_key_holding_a_trusted_key_as_subkey_is_not_used(
     assert f"holds key {alice.fingerprint}" in notice and "as a subkey" in notice
 
 
-@pytest.mark.parametrize("order", ORDERS)
-def test_a_subkey_two_keys_hold_counts_for_neither(
-    order: str, project: Project, auditors: Auditors, keys: dict[str, Key],
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Another key claiming dave's signing subkey (for authentication, which needs no
-    consent from the subkey): whichever file gpg meets first would take its
-    signatures; they count for neither key, whatever the order, and the rest counts."""
+def without_backsig(auditors: Auditors, armored: bytes) -> bytes:
+    """The key with its subkey's back-signature (the subkey's consent to sign for it)
+    cut from its binding signature's unhashed area, where gpg puts it: what anyone can
+    make who holds the primary key's secret but not the subkey's."""
+    from package_trust.check.keyfiles import _packets
+
+    out, previous = b"", 0
+    for tag, body in _packets(auditors.gpg("--dearmor", data=armored)) or []:
+        if tag == 2 and previous == 14:
+            hashed = int.from_bytes(body[4:6], "big")
+            start = 8 + hashed
+            end = start + int.from_bytes(body[6 + hashed:start], "big")
+            kept, pos = b"", start
+            while pos < end:  # the unhashed subpackets: one-octet lengths here
+                assert body[pos] < 192
+                size = body[pos] + 1
+                if body[pos + 1] & 0x7F != 32:  # not an embedded signature
+                    kept += body[pos:pos + size]
+                pos += size
+            body = body[:6 + hashed] + len(kept).to_bytes(2, "big") + kept + body[end:]
+        out += packet(tag, body)
+        previous = tag
+    return out
+
+
+CLAIMS = {"for authentication": "S\nA", "for signing, without the subkey's consent": ""}
+
+
+@pytest.fixture
+def dave_signed(project: Project, keys: dict[str, Key]) -> Project:
+    """alice signed left-pad; dave signed right-pad with his subkey; both are trusted."""
     alice, dave = keys["alice"], keys["dave"]
     project.add_key(alice)
     project.add_key(dave)
@@ -192,14 +215,72 @@ def test_a_subkey_two_keys_hold_counts_for_neither(
     project.lockfile({"left-pad": "1.3.0", "right-pad": "1.0.0"})
     project.sign(alice, "left-pad", "1.3.0")
     project.sign(dave, "right-pad", "1.0.0")  # made with dave's subkey
-    evil = key_holding(auditors, dave, dave.signing, f"mallory-auth-{order[-4:]}", "S\nA")
-    add_file(project, named(order, "evil.asc"), evil)
+    return project
+
+
+def claim(auditors: Auditors, keys: dict[str, Key], how: str, name: str) -> bytes:
+    """A new key holding dave's signing subkey, as anyone could make it."""
+    dave = keys["dave"]
+    evil = key_holding(auditors, dave, dave.signing, name, CLAIMS[how])
+    return without_backsig(auditors, evil) if CLAIMS[how] == "" else evil
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("how", CLAIMS)
+def test_a_key_claiming_a_trusted_keys_subkey_is_not_used(
+    order: str, how: str, dave_signed: Project, auditors: Auditors, keys: dict[str, Key],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another key claiming dave's signing subkey: gpg would credit its signatures to
+    whichever file it meets first. A file anyone adds cannot take a trusted key's subkey
+    (only dave could have bound it to his key): that file is not used, whatever the
+    order, and dave's signatures count."""
+    dave = keys["dave"]
+    evil = claim(auditors, keys, how, f"mallory-{order[-4:]}-{len(CLAIMS[how])}")
+    add_file(dave_signed, named(order, "evil.asc"), evil)
+    for args in ([], ["--no-cache"]):
+        code, report = check(capsys, *args)
+        assert code == 0
+        assert status(report) == {"left-pad": "audited", "right-pad": "audited"}
+        notice = notice_on(report, named(order, "evil.asc"))
+        assert f"holds subkey {dave.signing} of trusted key {dave.fingerprint}" in notice
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_subkey_two_trusted_keys_hold_counts_for_neither(
+    order: str, dave_signed: Project, auditors: Auditors, keys: dict[str, Key],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Where the policy trusts both keys holding a subkey, neither can be told to be its
+    owner: its signatures count for neither key, and the rest counts."""
+    alice, dave = keys["alice"], keys["dave"]
+    evil = claim(auditors, keys, "for authentication", f"mallory-trusted-{order[-4:]}")
+    add_file(dave_signed, named(order, "evil.asc"), evil)
+    [mallory] = [line.split(":")[9] for line in auditors.gpg(
+        "--with-colons", "--import-options", "show-only", "--import", data=evil
+    ).decode().splitlines() if line.startswith("fpr")][:1]
+    dave_signed.policy([alice, dave, Key("mallory", mallory, mallory)])
     code, report = check(capsys)
     assert code == 1
     assert status(report) == {"left-pad": "audited", "right-pad": "unaudited"}
     [notice] = [n for n in report["notices"] if dave.signing[-16:] in n]
     assert f"keys/{dave.fingerprint}.asc" in notice and f"keys/{named(order, 'evil.asc')}" in notice
     assert "count for none of them" in notice
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_key_sharing_a_trusted_keys_key_id_is_not_used(trusted: bool) -> None:
+    """Two primary keys with one key ID (64 bits: hard to make, but gpg would take one
+    for the other): where one is trusted, the other file is not used; else neither."""
+    from package_trust.check.keyfiles import Held, Vetted, plan
+
+    ours, theirs = "A" * 24 + "0123456789ABCDEF", "B" * 24 + "0123456789ABCDEF"
+    files = [Vetted("keys/ours.asc", b"", Held({ours: frozenset()}, 0)),
+             Vetted("keys/evil.asc", b"", Held({theirs: frozenset()}, 0))]
+    planned = plan(files, frozenset({ours} if trusted else set()))
+    assert [v.origin for v in planned.files] == (["keys/ours.asc"] if trusted else [])
+    assert [n.split(":")[0] for n in planned.notices] == (
+        ["keys/evil.asc"] if trusted else ["keys/ours.asc", "keys/evil.asc"])
 
 
 # Revocations: a certificate revokes the key it names, wherever its file sorts, and no

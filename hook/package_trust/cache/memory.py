@@ -65,7 +65,7 @@ class Cache:
         from package_trust.cache.verifier import CachedVerifier
         from package_trust.check.interfaces import NoMemo, key_files
 
-        verifier = CachedVerifier(key_files(ledgers), self.store, self.gpg)
+        verifier = CachedVerifier(key_files(ledgers), self.store, self.gpg, policy.fingerprints)
         self._verifiers.append(verifier)
         verdicts = open_verdicts(self.store, verifier.keyring_id, policy, ledgers)
         if verdicts is None:

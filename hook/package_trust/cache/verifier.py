@@ -48,10 +48,12 @@ class CachedVerifier:
     """The cache in front of a ``Keyring`` that is built only when gpg is needed; it
     also tells when the first key or signature it answered with expires."""
 
-    def __init__(self, files: Sequence[LedgerFile], store: Store, gpg: str):
-        self._files, self._store, self._gpg = files, store, gpg
+    def __init__(self, files: Sequence[LedgerFile], store: Store, gpg: str,
+                 trusted: frozenset[str] = frozenset()):
+        self._files, self._store, self._gpg, self._trusted = files, store, gpg, trusted
         self._ring: Keyring | None = None
         digest = hashlib.sha256(gpg.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(",".join(sorted(trusted)).encode() + b"\0")  # whose subkeys are whose
         for f in files:  # the notices name the files, and say what was wrong with them
             for part in (f.origin.encode("utf-8", "surrogatepass"),
                          (f.problem or "").encode(), f.data):
@@ -61,7 +63,7 @@ class CachedVerifier:
         listed = _listed(store.get(LISTINGS, [self.keyring_id], now).get(self.keyring_id))
         self.keys, self._keybox, self.notices = listed or ({}, None, [])
         if listed is None:  # gpg lists the keys: remember that, the keybox and the notices
-            self._ring = Keyring(files)
+            self._ring = Keyring(files, trusted=trusted)
             self.keys, self.notices = self._ring.keys, self._ring.notices
             row = _listing(self.keyring_id, self.keys, self._ring.keybox(), self.notices, now)
             store.put(LISTINGS, [row], now, prune=True)
@@ -128,7 +130,7 @@ class CachedVerifier:
 
     def _keyring(self) -> Keyring:
         if self._ring is None:  # the listing is cached (else __init__ built the keyring)
-            self._ring = Keyring(self._files, self.keys, self._keybox)
+            self._ring = Keyring(self._files, self.keys, self._keybox, self._trusted)
         return self._ring
 
     def _recall(self, chunk: list[tuple[int, bytes]], now: float

@@ -88,10 +88,11 @@ class Keyring:
     """A temporary GNUPGHOME holding only the given public keys; a context manager."""
 
     def __init__(self, files: Sequence[LedgerFile], keys: dict[str, KeyInfo] | None = None,
-                 keybox: bytes | None = None):
+                 keybox: bytes | None = None, trusted: frozenset[str] = frozenset()):
         """``files``: the key files, each judged on its own (keyfiles.py), which the
         notices name; ``keys``: gpg's listing of what they hold, when known already;
-        ``keybox``: the keybox gpg built from exactly these files before (cache.py)."""
+        ``keybox``: the keybox gpg built from exactly these files before (cache.py);
+        ``trusted``: the primary keys a policy trusts, whose subkeys no other file takes."""
         import tempfile
 
         self._binary = gpg_binary()
@@ -107,13 +108,13 @@ class Keyring:
                     f.write(keybox)
                 self.keys = keys if keys is not None else self._list()
             else:
-                self.keys = self._load(files, keys)
+                self.keys = self._load(files, keys, trusted)
         except BaseException:
             self.close()
             raise
 
-    def _load(self, files: Sequence[LedgerFile], keys: dict[str, KeyInfo] | None
-              ) -> dict[str, KeyInfo]:
+    def _load(self, files: Sequence[LedgerFile], keys: dict[str, KeyInfo] | None,
+              trusted: frozenset[str]) -> dict[str, KeyInfo]:
         """Import what the key files hold, each judged on its own, then against the
         others (keyfiles.py); gpg's listing of it, unless ``keys`` is that already."""
         from package_trust.check import keyfiles
@@ -128,7 +129,7 @@ class Keyring:
             found = [t if isinstance(t, str) else next(vetted) for t in screened]
             planned = keyfiles.plan([keyfiles.Vetted(f.origin, f.data, held)
                                      for f, held in zip(files, found, strict=True)
-                                     if isinstance(held, keyfiles.Held)])
+                                     if isinstance(held, keyfiles.Held)], trusted)
         self.notices = [f"{f.origin}: {why}{keyfiles.NOT_USED}"
                         for f, why in zip(files, found, strict=True) if isinstance(why, str)]
         self.notices += planned.notices

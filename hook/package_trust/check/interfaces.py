@@ -86,7 +86,7 @@ class Fresh:
     """No memory: a keyring of the ledgers' keys verifies every statement with gpg."""
 
     def open(self, policy: Policy, ledgers: Sequence[Ledger]) -> tuple[Verifier, VerdictMemo]:
-        return Keyring(key_files(ledgers)), NoMemo()
+        return Keyring(key_files(ledgers), trusted=policy.fingerprints), NoMemo()
 
 
 def key_files(ledgers: Sequence[Ledger]) -> list[LedgerFile]:

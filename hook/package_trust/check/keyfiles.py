@@ -15,11 +15,14 @@ and a notice names it:
    after ``gpg.VET_TIMEOUT``): at least one valid key, or a revocation certificate.
 3. ``plan``: the files against each other. A file holding another file's primary key as a
    subkey is not used (gpg would refuse that key, or credit its signatures to the wrong
-   key); so is a file whose primary key shares its key ID with another primary key. A
-   subkey that several primary keys hold counts for none of them (gpg would credit its
-   signatures to whichever it meets first). Copies of one primary key in several files
-   merge: gpg adds to a key only what that key signed, and never takes anything away,
-   so no copy undoes a revocation.
+   key); so is a file whose primary key shares its key ID with another primary key,
+   unless its key is trusted and the other not. A subkey that several primary keys hold
+   would have its signatures credited to whichever gpg meets first. Where exactly one of
+   them is a trusted key, the subkey is that key's (only its holder can have bound it to
+   a trusted key) and no file holding it under another key is used: a file anyone adds
+   cannot take a trusted key's subkey. Otherwise it counts for none of them. Copies of one
+   primary key in several files merge: gpg adds to a key only what that key signed, and
+   never takes anything away, so no copy undoes a revocation.
 
 Steps 2 and 3 take one gpg process for all files when that shows nothing amiss
 (``plan_together``), one per file otherwise. gpg then imports the files kept, each as a
@@ -240,8 +243,9 @@ class Plan(NamedTuple):
     notices: list[str]
 
 
-def plan(vetted: Sequence[Vetted]) -> Plan:
-    """Weigh the files against each other (module docstring, step 3)."""
+def plan(vetted: Sequence[Vetted], trusted: frozenset[str] = frozenset()) -> Plan:
+    """Weigh the files against each other (module docstring, step 3); ``trusted``: the
+    policy's trusted primary keys."""
     owners: dict[str, dict[str, list[str]]] = {}  # key ID -> primary key -> files
     for v in vetted:
         for primary in v.held.keys:
@@ -249,16 +253,24 @@ def plan(vetted: Sequence[Vetted]) -> Plan:
     notices: list[str] = []
     kept = []
     for v in vetted:
-        clash = _clash(v.held, owners)
+        clash = _clash(v.held, owners, trusted)
         if clash is None:
             kept.append(v)
         else:
             notices.append(f"{v.origin}: {clash}{NOT_USED}")
-    holders: dict[str, dict[str, list[str]]] = {}  # subkey ID -> primary key -> files
-    for v in kept:
-        for primary, subkeys in v.held.keys.items():
-            for subkey in subkeys:
-                holders.setdefault(subkey[-16:], {}).setdefault(primary, []).append(v.origin)
+    holders = _holders(kept)
+    taken = {}  # subkey ID -> the one trusted key of the several holding it
+    for key_id, by in holders.items():
+        owners_trusted = [p for p in by if p in trusted]
+        if len(by) > 1 and len(owners_trusted) == 1:
+            taken[key_id] = owners_trusted[0]
+    if taken:  # a trusted key's subkey, held by another key too: that file is not used
+        for v in list(kept):
+            why = _takes(v.held, taken)
+            if why is not None:
+                kept.remove(v)
+                notices.append(f"{v.origin}: {why}{NOT_USED}")
+        holders = _holders(kept)
     shared = {k: by for k, by in holders.items() if len(by) > 1}
     for key_id, by in sorted(shared.items()):
         held_by = "; ".join(f"{p} in {', '.join(files)}" for p, files in sorted(by.items()))
@@ -270,6 +282,26 @@ def plan(vetted: Sequence[Vetted]) -> Plan:
             ours = frozenset(s for s in subkeys if s[-16:] not in shared)
             keys[primary] = keys.get(primary, frozenset()) | ours
     return Plan(kept, [v for v in kept if v.held.revocations], keys, notices)
+
+
+def _holders(files: Sequence[Vetted]) -> dict[str, dict[str, list[str]]]:
+    """Subkey ID -> primary key holding it -> the files where it does."""
+    holders: dict[str, dict[str, list[str]]] = {}
+    for v in files:
+        for primary, subkeys in v.held.keys.items():
+            for subkey in subkeys:
+                holders.setdefault(subkey[-16:], {}).setdefault(primary, []).append(v.origin)
+    return holders
+
+
+def _takes(held: Held, taken: dict[str, str]) -> str | None:
+    """Why a file's keys would take a trusted key's subkey (``plan``); None if not."""
+    for primary, subkeys in held.keys.items():
+        for subkey in sorted(subkeys):
+            owner = taken.get(subkey[-16:], primary)
+            if owner != primary:
+                return f"its key {primary} holds subkey {subkey} of trusted key {owner}"
+    return None
 
 
 def plan_together(files: Sequence[tuple[str, bytes, list[int]]], together: Held
@@ -293,10 +325,12 @@ def plan_together(files: Sequence[tuple[str, bytes, list[int]]], together: Held
                           revocations=[Vetted(o, data, together) for o, data, _ in certificates])
 
 
-def _clash(held: Held, owners: dict[str, dict[str, list[str]]]) -> str | None:
+def _clash(held: Held, owners: dict[str, dict[str, list[str]]], trusted: frozenset[str]
+           ) -> str | None:
     """Why a file's keys would hide or stand in for another file's key; None if not."""
     for primary, subkeys in held.keys.items():
-        others = [p for p in owners[primary[-16:]] if p != primary]
+        others = [p for p in owners[primary[-16:]]
+                  if p != primary and (p in trusted or primary not in trusted)]
         if others:
             return f"its key {primary} has the key ID of key {others[0]}"
         for subkey in sorted(subkeys):

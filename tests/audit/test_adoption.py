@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -179,6 +180,22 @@ def test_init_needs_a_key_it_can_find(adopting: Project, monkeypatch: pytest.Mon
     assert main(["init", "--trust", "A" * 40]) == 2
     assert f"key {'A' * 40} is neither in keys nor usable from your GnuPG" in \
         capsys.readouterr().err
+    assert not (adopting.root / "trust-policy.yml").exists()
+
+
+def test_init_follows_no_link_in_keys(adopting: Project, auditors: Auditors,
+                                      keys: dict[str, Key], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """keys/ is read as the check reads it: a key file that is a link to a file outside
+    the ledger is not read, and the policy is not written."""
+    alice = keys["alice"]
+    outside = tmp_path / "outside.asc"
+    outside.write_bytes(auditors.export(alice))
+    (adopting.root / "keys").mkdir()
+    (adopting.root / "keys" / f"{alice.fingerprint}.asc").symlink_to(outside)
+    assert main(["init", "--trust", alice.fingerprint]) == 2
+    err = capsys.readouterr().err
+    assert f"does not hold the key {alice.fingerprint} (is a link; not followed)" in err
     assert not (adopting.root / "trust-policy.yml").exists()
 
 

@@ -15,7 +15,7 @@ from package_trust import filenames
 from package_trust.audit import baseline, policyfile, usergpg, workspace
 from package_trust.check import lockfile
 from package_trust.check.gpg import Keyring
-from package_trust.check.ledger import FolderLedger, Ledger, LedgerFile
+from package_trust.check.ledger import FolderLedger, Ledger
 from package_trust.check.policy import Exemption, TrustedKey, parse
 from package_trust.check.result import CheckResult, Status
 from package_trust.errors import EXIT_FAILED, EXIT_OK, GpgError, PolicyError
@@ -114,11 +114,15 @@ def _trusted_key(ledger: Path, given: str) -> TrustedKey:
 
     fingerprint = usergpg.full_fingerprint(given)
     path = ledger / "keys" / f"{fingerprint}.asc"
-    if path.is_file():
-        with Keyring([LedgerFile(str(path), path.read_bytes())]) as ring:
+    # read as the check reads keys/: no link followed, nothing over the size limit
+    found = [f for f in FolderLedger(ledger).key_files() if f.origin.endswith(f"/{path.name}")
+             ] if path.exists() or path.is_symlink() else []
+    if found:
+        with Keyring(found) as ring:
             info = ring.keys.get(fingerprint)
         if info is None:
-            raise PolicyError(f"{path} does not hold the key {fingerprint}")
+            why = f" ({found[0].problem})" if found[0].problem else ""
+            raise PolicyError(f"{path} does not hold the key {fingerprint}{why}")
         return TrustedKey(fingerprint, info.uid or fingerprint, 0)
     try:
         key = usergpg.find_key(fingerprint)

@@ -70,12 +70,15 @@ def test_every_statement_is_judged_in_order(auditors: Auditors, keys: dict[str, 
     assert len(gpg_log.verified()) >= 2 + 4  # two, and one after each tampered one but the last
 
 
+@pytest.mark.parametrize("count", [16, 20])
 def test_a_few_statements_go_to_one_gpg(auditors: Auditors, keys: dict[str, Key],
-                                        gpg_log: GpgLog) -> None:
-    statements = [auditors.statement(keys["alice"], f"p{n}", "1.0.0") for n in range(20)]
+                                        gpg_log: GpgLog, count: int) -> None:
+    """Another gpg starts for more than SMALL_BATCH (8) waiting while one holds 8."""
+    statements = [auditors.statement(keys["alice"], f"p{n}", "1.0.0") for n in range(count)]
     with keyring(auditors, keys, "alice") as ring:
         assert all(v.good for v in ring.verify_many(statements, workers=4))
-    assert gpg_log.verified() == [20]
+    shares = gpg_log.verified()
+    assert sum(shares) == count and len(shares) == (1 if count == 16 else 2), shares
 
 
 def verifying_by(ring: Keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

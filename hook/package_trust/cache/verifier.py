@@ -28,11 +28,9 @@ gpg, so the cache does not defend against them beyond the checks above. Run with
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
 
 from package_trust.cache.store import LISTINGS, VERIFIED, Listing, Store, Verified
 from package_trust.check.gpg import KeyInfo, Keyring, Verification, check_key
@@ -41,7 +39,6 @@ from package_trust.check.ledger import LedgerFile
 KEYRING_TTL = 24 * 3600  # a keyring listing is made afresh at least daily
 CHUNK = 64  # statements looked up in the cache at once
 KEEP = 256  # verifications kept at once
-T = TypeVar("T")
 
 
 class CachedVerifier:
@@ -74,12 +71,12 @@ class CachedVerifier:
         if self._ring is not None:
             self._ring.close()
 
-    def verify(self, statements: Iterable[bytes]) -> Iterator[tuple[int, Verification]]:
+    def verify(self, statements: Iterable[bytes | None]) -> Iterator[tuple[int, Verification]]:
         """Each statement's verification (by its position) as soon as it is known: the
         cache's, or else gpg's, kept when good. The statements are drawn a chunk at a
         time; the keyring is built, and gpg started, at the first the cache lacks."""
         now = time.time()
-        drawn = _chunks(enumerate(statements))
+        drawn = _chunks(statements)
         misses: list[tuple[int, bytes, bytes]] = []
         for chunk in drawn:
             found, misses = self._recall(chunk, now)
@@ -166,13 +163,21 @@ class CachedVerifier:
         return v
 
 
-def _chunks(items: Iterable[T]) -> Iterator[list[T]]:
-    """``items``, a few at a time (looked up in the cache together): one, then twice as
-    many each time up to CHUNK, so that the first the cache lacks goes to gpg at once."""
-    source, size = iter(items), 1
-    while chunk := list(itertools.islice(source, size)):
+def _chunks(statements: Iterable[bytes | None]) -> Iterator[list[tuple[int, bytes]]]:
+    """The statements by position, a few at a time (looked up in the cache together):
+    one, then twice as many each time up to CHUNK, so that the first the cache lacks
+    goes to gpg at once; those drawn so far at a None (the next is a while coming)."""
+    chunk: list[tuple[int, bytes]] = []
+    size, n = 1, 0
+    for s in statements:
+        if s is not None:
+            chunk.append((n, s))
+            n += 1
+        if chunk and (s is None or len(chunk) == size):
+            yield chunk
+            chunk, size = [], min(2 * size, CHUNK)
+    if chunk:
         yield chunk
-        size = min(2 * size, CHUNK)
 
 
 def _bound(statement: bytes, v: Verification) -> bool:

@@ -8,8 +8,7 @@ engine is the same with a cache or without one.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from package_trust.check import chains, judge, rounds
 from package_trust.check.gpg import KeyInfo
@@ -102,7 +101,7 @@ class _Judging:
         reading = Reading(self.ledgers, memo)
         deltas: list[Record] = []
         judged: list[Record] = []
-        for r in reading.run(verifier, itertools.chain(fresh, _then(memo.reuse, kept))):
+        for r in reading.run(verifier, fresh, lambda: memo.reuse(kept)):
             judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
             if chains.uses_deltas(r.pkg.statements):
                 deltas.append(r)  # decided once the chains of audits are known
@@ -146,12 +145,6 @@ class _Judging:
             judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
         return {key: chains.link_of(r.pkg.statements)
                 for key, r in zip(asked, records, strict=True)}
-
-
-def _then(make: Callable[[list[Record]], list[Record]], records: list[Record]
-          ) -> Iterator[Record]:
-    """``make(records)``, called only when the first of its records is asked for."""
-    yield from make(records)
 
 
 def _require_keys(policy: Policy, keys: dict[str, KeyInfo], notices: list[str]) -> None:

@@ -224,7 +224,7 @@ class Keyring:
         return [v or Verification(None, problem=UNPROCESSED) for v in verified]
 
     def verify(
-        self, statements: Iterable[bytes], workers: int | None = None
+        self, statements: Iterable[bytes | None], workers: int | None = None
     ) -> Iterator[tuple[int, Verification]]:
         """Each statement's verification (by its position among ``statements``) as soon
         as gpg has made it: the statements are drawn as gpg has room for them."""

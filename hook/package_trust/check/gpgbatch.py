@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     import subprocess
 
 GPG_TIMEOUT = 600  # seconds for all the statements of one batch
-SMALL_BATCH = 32  # statements waiting for each gpg before another one is started
+SMALL_BATCH = 8  # statements waiting for each gpg before another one is started; while
+# another may start, each holds no more names than this, so that the rest wait for it
 DRAW = 32  # statements drawn from the caller at a time, while gpg verifies
 DRAW_SECONDS = 0.002  # and no longer than this: a slow ledger does not starve gpg
 AHEAD = 20  # names each gpg holds: enough to keep it busy between two looks, and
@@ -48,6 +49,8 @@ UNPROCESSED = "gpg could not process the statement"
 # parse_status judges (the others, a good half of what gpg says, are passed over).
 _STATUS = re.compile(rb"^\[GNUPG:\] ((?:FILE_START|FILE_DONE|%s)(?: [^\n]*)?)$"
                      % "|".join(JUDGED).encode(), re.MULTILINE)
+
+_END = object()  # no more statements to draw
 
 # gpg on the keyring with these arguments, started in this folder, stdin and stdout piped
 Spawn = Callable[[list[str], str], "subprocess.Popen[bytes]"]
@@ -67,9 +70,10 @@ class Batch:
         self._done: list[tuple[int, Verification]] = []  # made, not yet handed back
         self._drawing = True
 
-    def run(self, statements: Iterable[bytes]) -> Iterator[tuple[int, Verification]]:
+    def run(self, statements: Iterable[bytes | None]) -> Iterator[tuple[int, Verification]]:
         """Verify ``statements``, drawn as the work goes; each one's verification (by its
-        position) as soon as it is made, in any order, every one by the end."""
+        position, a None not counted) as soon as it is made, in any order, every one by
+        the end."""
         deadline = time.monotonic() + GPG_TIMEOUT
         source, drawn = iter(statements), 0
         try:
@@ -107,7 +111,7 @@ class Batch:
             os.close(self._dir)
             self._dir = None
 
-    def _draw(self, source: Iterator[bytes], drawn: int) -> int:
+    def _draw(self, source: Iterator[bytes | None], drawn: int) -> int:
         """Take in up to DRAW statements, for DRAW_SECONDS at most: refuse what gpg is
         not to see, write the rest. The first for gpg starts it at once: the others are
         drawn as it works, with looks at what it said in between."""
@@ -115,10 +119,13 @@ class Batch:
         for _ in range(DRAW):
             if time.monotonic() > until:
                 break
-            data = next(source, None)
-            if data is None:
+            data = next(source, _END)
+            if data is _END:
                 self._drawing = False
                 break
+            if data is None:  # the next is a while coming: what is written goes to gpg
+                continue
+            assert isinstance(data, bytes)
             index, drawn = drawn, drawn + 1
             if len(data) > MAX_STATEMENT_BYTES:
                 self._done.append((index, Verification(None, problem="statement is too large")))
@@ -140,15 +147,17 @@ class Batch:
 
     def _top_up(self) -> None:
         """Start gpg processes as the work waiting warrants; give each names until it
-        holds AHEAD; when none are left to come, let each end."""
+        holds AHEAD (SMALL_BATCH while another may start); when none are left to come,
+        let each end."""
         self._gpgs = [g for g in self._gpgs if g.proc is not None]
         taking = [g for g in self._gpgs if g.names is not None]
         while self._queue and len(self._gpgs) < self._workers and (
                 len(self._queue) > SMALL_BATCH * len(taking) or not taking):
             self._gpgs.append(g := _Gpg(self._spawn(self._args, self._folder)))
             taking.append(g)
+        ahead = AHEAD if len(self._gpgs) == self._workers else SMALL_BATCH
         for g in taking:
-            while self._queue and g.names is not None and len(g.given) < AHEAD:
+            while self._queue and g.names is not None and len(g.given) < ahead:
                 index = self._queue[0]
                 if g.written + self._sizes[index] > OUTPUT_BUDGET:
                     g.no_more_names()  # it ends after those: another takes the rest

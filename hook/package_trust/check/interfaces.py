@@ -20,9 +20,11 @@ class Verifier(Protocol):
     keys: dict[str, KeyInfo]
     notices: list[str]  # the key files not used, and why (keyfiles.py)
 
-    def verify(self, statements: Iterable[bytes]) -> Iterator[tuple[int, Verification]]:
+    def verify(self, statements: Iterable[bytes | None]) -> Iterator[tuple[int, Verification]]:
         """Each statement's verification, by its position among ``statements``, as soon
-        as it is made; the statements are drawn as the verifier has room for them."""
+        as it is made; the statements are drawn as the verifier has room for them. A None
+        among them (not counted) says that the next will be a while coming: the verifier
+        sets to work on what it holds."""
 
     def close(self) -> None: ...
 

@@ -4,7 +4,8 @@ statements is verified, to be judged while gpg verifies the rest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from package_trust.check.gpg import Verification
 from package_trust.check.interfaces import Record, VerdictMemo, Verifier
@@ -20,11 +21,17 @@ class Reading:
         self._waiting: dict[bytes, list[Record]] = {}  # statement -> records waiting for it
         self._ready: list[Record] = []
 
-    def run(self, verifier: Verifier, records: Iterable[Record]) -> Iterator[Record]:
+    def run(self, verifier: Verifier, records: Iterable[Record],
+            then: Callable[[], Iterable[Record]] | None = None) -> Iterator[Record]:
         """Each record, its statements read (``record.files``) and verified, in the
-        order their verifications complete; every record by the end."""
+        order their verifications complete; every record by the end. ``then``: more
+        records, slow to come (the verifier works on the others' statements meanwhile)."""
         drawn: list[bytes] = []
-        for n, v in verifier.verify(self._statements(records, drawn)):
+        statements: Iterator[bytes | None] = self._statements(records, drawn)
+        if then is not None:
+            later = (s for r in [then] for s in self._statements(r(), drawn))
+            statements = itertools.chain(statements, [None], later)
+        for n, v in verifier.verify(statements):
             self.verified[drawn[n]] = v
             for r in self._waiting.pop(drawn[n], ()):
                 r.waiting -= 1

@@ -16,7 +16,10 @@ class Status(enum.Enum):
 
     @property
     def passed(self) -> bool:
-        return self in (Status.AUDITED, Status.EXEMPT, Status.SKIPPED)
+        return self in PASSING
+
+
+PASSING = frozenset({Status.AUDITED, Status.EXEMPT, Status.SKIPPED})
 
 
 class StatementResult(NamedTuple):
@@ -146,7 +149,7 @@ class CheckResult:
 
     @property
     def failing(self) -> list[PackageResult]:
-        return [p for p in self.packages if not p.status.passed]
+        return [p for p in self.packages if p.status not in PASSING]
 
     @property
     def blocking(self) -> list[PackageResult]:

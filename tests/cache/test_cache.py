@@ -367,10 +367,11 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
 def test_many_statements_use_one_gpg_process_per_core(project: Project, keys: dict[str, Key],
                                                       gpg_log: GpgLog, capsys) -> None:
-    """64 statements none cached: two gpg processes share them (another starts for each
-    32 waiting, gpgbatch.SMALL_BATCH), however many more cores there are."""
+    """64 statements none cached: a gpg process per core shares them (another starts for
+    each 8 waiting, gpgbatch.SMALL_BATCH)."""
     alice_signs(project, keys["alice"], [f"many-{n}" for n in range(64)])
     code, out = check(capsys)
     assert code == 0, out
     shares = gpg_log.verified()
-    assert len(shares) == 2 and sum(shares) == 64 and min(shares) >= 8, shares
+    cores = os.cpu_count() or 1
+    assert 2 <= len(shares) <= cores and sum(shares) == 64 and min(shares) >= 8, shares

@@ -149,6 +149,26 @@ def test_a_shrinkwraps_pins_are_judged_as_packages(
     assert check_json(capsys)[0] == 0
 
 
+def test_a_kept_verdicts_pins_are_judged_again(
+    project: Project, alice: Key, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The parent's verdict kept in the cache still brings its shrinkwrap's pins to be
+    judged: a pin whose statement is gone fails the next check."""
+    pin = {"path": "node_modules/evil", "name": "evil", "version": "6.6.6",
+           "integrity": fake_integrity("evil", "6.6.6"),
+           "resolved": "https://registry.npmjs.org/evil/-/evil-6.6.6.tgz"}
+    project.sign(alice, "parent", "1.0.0", bundled=[], shrinkwrap=[pin])
+    evil = project.sign(alice, "evil", "6.6.6")
+    write_lock(project, {"node_modules/parent": {**PARENT, "hasShrinkwrap": True}})
+    assert main(["check", "--format", "json"]) == 0
+    capsys.readouterr()
+    evil.unlink()
+    code = main(["check", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (code, by_name(report)["evil"]["status"]) == (1, "unaudited")
+    assert by_name(report)["parent"]["status"] == "audited"
+
+
 # -- exemptions -------------------------------------------------------------------------------
 
 def exempt(project: Project, key: Key, *lines: str) -> None:

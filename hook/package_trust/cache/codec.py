@@ -9,12 +9,17 @@ from typing import overload
 
 from package_trust.check.result import StatementResult
 
+_NO_PINS = "-"  # before the text of statements none of which counts and pins packages
+
 
 class StoredStatements(Sequence[StatementResult]):
-    """Statements as kept, decoded when first read."""
+    """Statements as kept, decoded when first read. ``pins``: False when no counted
+    statement among them pins packages (a shrinkwrap): ``rounds.pinned`` then decodes
+    nothing."""
 
     def __init__(self, text: str):
-        self.text = text
+        self.pins = not text.startswith(_NO_PINS)  # text of another shape: it may
+        self.text = text.removeprefix(_NO_PINS)
         self._items: list[StatementResult] | None = None
 
     def _load(self) -> list[StatementResult]:
@@ -39,5 +44,6 @@ class StoredStatements(Sequence[StatementResult]):
 
 
 def statements_text(statements: Sequence[StatementResult]) -> str:
-    """Statements as text: each a list of its fields."""
-    return json.dumps(list(statements)) if statements else "[]"
+    """Statements as text: each a list of its fields, marked when none pins packages."""
+    text = json.dumps(list(statements)) if statements else "[]"
+    return text if any(s.counted and s.shrinkwrap for s in statements) else _NO_PINS + text

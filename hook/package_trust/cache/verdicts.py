@@ -46,7 +46,8 @@ from package_trust.check.ledger import Ledger, Traced, traced
 from package_trust.check.policy import Policy
 from package_trust.check.result import StatementResult, Status
 
-_SCHEMA = 3  # 2 kept a verdict by the policy's minimum, not the package's own
+_SCHEMA = 4  # 2 kept a verdict by the policy's minimum, not the package's own; 3 had no
+# mark on statements that pin nothing (codec.py)
 
 
 def open_verdicts(store: Store, keyring_id: bytes, policy: Policy, ledgers: Sequence[Ledger]

@@ -184,7 +184,8 @@ def pinned(groups: list[Group], pkgs: list[PackageResult], done: set[tuple[objec
 
     found: dict[tuple[object, ...], Group] = {}
     for g, pkg in zip(groups, pkgs, strict=True):
-        if pkg.status is not Status.AUDITED:
+        # kept statements may say that none pins anything (cache/codec.py): not decoded
+        if pkg.status is not Status.AUDITED or getattr(pkg.statements, "pins", True) is False:
             continue
         for s in pkg.statements:
             for pin in (s.shrinkwrap or ()) if s.counted else ():

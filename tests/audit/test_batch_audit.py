@@ -13,7 +13,7 @@ import pytest
 from npm_registry import NpmRegistry
 from npm_world import needs_npm, npm_lock, publish_world
 from package_trust.cli import main
-from support import Auditors, Key, Project
+from support import Auditors, GpgLog, Key, Project
 
 CapSys = pytest.CaptureFixture[str]
 pytestmark = needs_npm
@@ -98,6 +98,24 @@ def test_failing_leaves_out_what_no_audit_fixes(blocked: Project, keys: dict[str
     assert "fetched 5 of 5 package(s) into reviews" in out
     assert "left out: no audit fixes them (1): debug@1.0.0: rejected" in out
     assert (blocked.root / "reviews/express/4.0.0/index.js").is_file()
+
+
+def test_failing_judges_from_the_checks_cache(blocked: Project, keys: dict[str, Key],
+                                              gpg_log: GpgLog, capsys: CapSys,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a check, --failing verifies nothing again: the check's cache answers."""
+    lock = json.loads((blocked.root / "package-lock.json").read_text())
+    blocked.sign(keys["alice"], "debug", "1.0.0", lock["packages"]["node_modules/debug"][
+        "integrity"], verdict="rejected")
+    assert main(["check"]) == 1
+    assert gpg_log.verified() == [1]
+    assert main(["fetch", "--failing", "--dest", "reviews"]) == 0
+    assert "left out: no audit fixes them (1): debug@1.0.0: rejected" in \
+        capsys.readouterr().out
+    assert gpg_log.verified() == []
+    monkeypatch.setenv("PACKAGE_TRUST_NO_CACHE", "1")  # with the cache off, gpg verifies
+    assert main(["fetch", "--failing", "--dest", "reviews"]) == 0
+    assert gpg_log.verified() == [1]
 
 
 def test_a_batch_needs_packages_or_failing(blocked: Project, capsys: CapSys) -> None:

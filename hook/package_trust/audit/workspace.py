@@ -66,7 +66,9 @@ def failing(lockfiles: list[Path], policy_path: Path | None, ledger: Path | None
             ) -> tuple[list[tuple[str, str]], list[str]]:
     """The packages that fail the check of ``lockfiles`` as not audited (valid registry
     names and versions), and the other failing ones, left out."""
+    from package_trust.cache.memory import cached
     from package_trust.check import engine, lockfile
+    from package_trust.check.interfaces import FRESH
     from package_trust.check.names import is_valid_name, is_valid_version
     from package_trust.check.result import Status
 
@@ -75,7 +77,8 @@ def failing(lockfiles: list[Path], policy_path: Path | None, ledger: Path | None
         raise PackageTrustError(f"--failing needs the policy: ./{policy.DEFAULT_NAME} or "
                                 "--policy PATH")
     paths = lockfiles or [lockfile.find_default(Path("."))]
-    result = engine.check([lockfile.load(p) for p in paths], *judged)
+    with cached() as cache:  # what the check verified and judged before is not done again
+        result = engine.check([lockfile.load(p) for p in paths], *judged, cache or FRESH)
     found, left_out = [], []
     for pkg in result.failing:
         if pkg.status is Status.UNAUDITED and is_valid_name(pkg.name) and is_valid_version(

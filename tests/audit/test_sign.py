@@ -15,7 +15,7 @@ import pytest
 
 from package_trust.cli import main
 from registry_server import FakeRegistry, left_pad, sha512_b64
-from support import Auditors, Key, Project
+from support import Auditors, GpgLog, Key, Project
 
 
 @pytest.fixture
@@ -61,6 +61,7 @@ def no_statement_files(project: Project) -> bool:
 
 
 def test_sign_fetches_signs_and_verifies(project: Project, signer: bytes, keys: dict[str, Key],
+                                         gpg_log: GpgLog,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     alice = keys["alice"]
     project.add_key(alice)
@@ -73,6 +74,9 @@ def test_sign_fetches_signs_and_verifies(project: Project, signer: bytes, keys: 
         in out
     assert "it verifies in an isolated keyring" in out
     assert "keys export" not in out  # the key is already in keys/
+    # one isolated keyring, built once, checks the new statement
+    assert len([line for line in gpg_log.take()
+                if " --import " in f" {line} " and "show-only" not in line]) == 1
     body = signed_json(sig_path(project, alice))
     assert body["package"] == "left-pad" and body["version"] == "1.3.0"
     assert body["hash"]["sha512"] == sha512_b64(signer)

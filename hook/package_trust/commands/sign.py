@@ -189,10 +189,12 @@ def _check_signed(signed: bytes, key: usergpg.UserKey, body: dict[str, Any],
     keys = FolderLedger(ledger).key_files() if (ledger / "keys").is_dir() else []
     with Keyring(keys) as keyring:
         in_ledger = key.fingerprint in keyring.keys
+        if in_ledger:
+            [v] = keyring.verify_many([signed])
     if not in_ledger:
         keys.append(LedgerFile("your public key", usergpg.export_public(key)))
-    with Keyring(keys) as keyring:
-        [v] = keyring.verify_many([signed])
+        with Keyring(keys) as keyring:
+            [v] = keyring.verify_many([signed])
     problem = v.problem
     if v.good and v.primary != key.fingerprint:
         problem = f"it was signed by {v.primary}, not {key.fingerprint}"

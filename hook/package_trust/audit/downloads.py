@@ -22,7 +22,6 @@ from package_trust.audit.registry import (
     Dist,
     Packument,
     Registry,
-    check_integrity,
     registry_url,
 )
 from package_trust.check import statement
@@ -94,16 +93,10 @@ class Tarballs:
         path = self.kept / f"{digest.hex()}.tgz"
         if path.is_file() and digests_of(path).sha512 == digest:
             return path
-        fd, tmp = tempfile.mkstemp(prefix=f".{digest.hex()[:16]}.partial-", dir=self.kept)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                got = self.clients.get().download(dist, out, self.limits.max_bytes, spec,
-                                                  progress=False)
-            check_integrity(got, dist, spec)
+        with self.clients.get().downloaded(dist, self.kept, f".{digest.hex()[:16]}.partial-",
+                                           self.limits.max_bytes, spec, progress=False
+                                           ) as (tmp, _, _):
             os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
         return path
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,20 +72,16 @@ def fetch(stored: Stored, registry: Registry, limits: tarball.Limits, dist: Dist
     refuse_links(stored.root, stored.folder, "a fetched package")
     made = _missing_folders(stored.tarball.parent)
     stored.tarball.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stored.version}.tgz.partial-", dir=stored.tarball.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
-            digests = registry.download(dist, out, limits.max_bytes, stored.spec)
-        checked = check_integrity(digests, dist, stored.spec)
-        try:
-            tarball.extract(Path(tmp), stored.folder, limits)
-        except tarball.UnsafeTarball as e:
-            raise tarball.UnsafeTarball(f"{stored.spec}: refusing the tarball: {e}") from None
-        os.replace(tmp, stored.tarball)
+        with registry.downloaded(dist, stored.tarball.parent, f".{stored.version}.tgz.partial-",
+                                 limits.max_bytes, stored.spec) as (tmp, digests, checked):
+            try:
+                tarball.extract(tmp, stored.folder, limits)
+            except tarball.UnsafeTarball as e:
+                raise tarball.UnsafeTarball(f"{stored.spec}: refusing the tarball: {e}") from None
+            os.replace(tmp, stored.tarball)
         made = []
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
         for folder in made:  # innermost first; only the empty ones this call created
             with contextlib.suppress(OSError):
                 folder.rmdir()

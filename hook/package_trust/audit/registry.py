@@ -8,12 +8,15 @@ hashed as they arrive; ``check_integrity`` compares them with what the registry 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
@@ -237,6 +240,23 @@ class Registry:
             finally:
                 bar.end()
         return hasher.digests()
+
+    @contextlib.contextmanager
+    def downloaded(self, dist: Dist, folder: Path, prefix: str, limit: int, label: str,
+                   progress: bool = True) -> Iterator[tuple[Path, Digests, list[str]]]:
+        """The tarball in a new file in ``folder``, its hashes checked against the
+        registry's (and which were compared): the caller moves it into place, else it is
+        removed."""
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digests = self.download(dist, out, limit, label, progress)
+            yield Path(tmp), digests, check_integrity(digests, dist, label)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _dist(manifest: Any) -> Dist | None:

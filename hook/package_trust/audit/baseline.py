@@ -8,12 +8,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-from collections.abc import Sequence
 from typing import NamedTuple
 
-from package_trust.check import engine, statement
-from package_trust.check.interfaces import FRESH
-from package_trust.check.ledger import Ledger
+from package_trust.check import statement
 from package_trust.check.lockfile import Dependency, Lockfile, Source
 from package_trust.check.names import is_valid_name, is_valid_version
 from package_trust.check.policy import Exemption, Exemptions, Policy
@@ -22,15 +19,6 @@ from package_trust.check.result import CheckResult, PackageResult, Status
 DEFAULT_DAYS = 180
 _GLOB = re.compile(r"[*?[]")
 AUDITED = (Status.AUDITED, Status.SKIPPED)  # passed on signatures (a bundle: its bundler's)
-
-
-def check(lockfiles: list[Lockfile], policy: Policy, ledgers: Sequence[Ledger],
-          today: dt.date) -> CheckResult:
-    """The check of ``lockfiles`` under ``policy``, with the user's cache."""
-    from package_trust.cache.memory import cached
-
-    with cached() as cache:
-        return engine.check(lockfiles, policy, ledgers, cache or FRESH, today=today)
 
 
 def reason(today: dt.date) -> str:

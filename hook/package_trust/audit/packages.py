@@ -1,4 +1,4 @@
-"""Fetched packages on disk, in the packages folder (workspace.dest_folder):
+"""Fetched packages on disk, in the packages folder (commands/workspace.py's dest_folder):
 ``<name>/<version>/`` (unpacked) and ``<name>/<version>.tgz`` (the tarball whose hashes
 were checked). Nothing is written through a link below the packages folder.
 """

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from package_trust import filenames
-from package_trust.audit import baseline, policyfile, workspace
+from package_trust.audit import baseline, policyfile
 from package_trust.check import lockfile
+from package_trust.commands import workspace
 from package_trust.errors import EXIT_FAILED, EXIT_OK
 from package_trust.textsafe import printable
 
@@ -50,7 +51,7 @@ def judged(args: argparse.Namespace) -> tuple[Policy, Sequence[Ledger], list[Loc
     assert found is not None  # the policy is named
     policy, ledgers = found
     lockfiles = [lockfile.load(p) for p in lockfile_paths(args.files, args.policy)]
-    return policy, ledgers, lockfiles, baseline.check(lockfiles, policy, ledgers,
+    return policy, ledgers, lockfiles, workspace.checked(lockfiles, policy, ledgers,
                                                       dt.date.today())
 
 

@@ -10,9 +10,8 @@ import argparse
 import copy
 import shlex
 
-from package_trust.audit import workspace
 from package_trust.audit.registry import Registry
-from package_trust.commands import inspect
+from package_trust.commands import inspect, workspace
 from package_trust.errors import EXIT_ERROR, EXIT_OK, PackageTrustError
 from package_trust.textsafe import printable
 

@@ -12,12 +12,13 @@ import datetime as dt
 from pathlib import Path
 
 from package_trust import filenames
-from package_trust.audit import baseline, policyfile, usergpg, workspace
+from package_trust.audit import baseline, policyfile, usergpg
 from package_trust.check import lockfile
 from package_trust.check.gpg import Keyring
 from package_trust.check.ledger import FolderLedger, Ledger
 from package_trust.check.policy import Exemption, TrustedKey, parse
 from package_trust.check.result import CheckResult, Status
+from package_trust.commands import workspace
 from package_trust.errors import EXIT_FAILED, EXIT_OK, GpgError, PolicyError
 from package_trust.textsafe import printable
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     lockfiles = [lockfile.load(p) for p in lockfile_paths(args.files, path)]
     text, ledgers = _policy_text(path, args.trust, args.minimum, today)
     policy = parse(path, text)
-    result = baseline.check(lockfiles, policy, ledgers, today)
+    result = workspace.checked(lockfiles, policy, ledgers, today)
     added = baseline.missing(result, policy, today, args.expires)
     text = policyfile.edit_exemptions(policy, text, add=added)
     if not path.exists() or text != path.read_text(encoding="utf-8"):
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{path}: nothing to add, left as it was")
     _summary(result, added, today, args.expires)
-    return _outcome(baseline.check(lockfiles, parse(path, text), ledgers, today))
+    return _outcome(workspace.checked(lockfiles, parse(path, text), ledgers, today))
 
 
 def _policy_text(path: Path, trust: list[str], minimum: int | None,

@@ -8,12 +8,13 @@ import argparse
 import shlex
 from pathlib import Path
 
-from package_trust.audit import inspection, packages, review, workspace
+from package_trust.audit import inspection, packages, review
 from package_trust.audit.registry import Packument, Registry, RegistryError
 from package_trust.audit.tarball import Limits
 from package_trust.cache.memory import cached
 from package_trust.check.interfaces import FRESH
 from package_trust.check.names import is_valid_version
+from package_trust.commands import workspace
 from package_trust.errors import EXIT_OK, PackageTrustError
 from package_trust.textsafe import printable
 

@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 from package_trust.atomic import write_atomic
-from package_trust.audit import usergpg, workspace
+from package_trust.audit import usergpg
 from package_trust.check import policy
 from package_trust.check.folders import refuse_links
 from package_trust.check.gpg import KeyInfo, Keyring
 from package_trust.check.ledger import FolderLedger, LedgerFile
 from package_trust.check.ledger.folder import MAX_KEY_BYTES
+from package_trust.commands import workspace
 from package_trust.errors import EXIT_OK, GpgError, PackageTrustError
 from package_trust.textsafe import printable
 

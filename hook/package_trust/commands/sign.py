@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from package_trust.atomic import write_atomic
-from package_trust.audit import packages, usergpg, workspace
+from package_trust.audit import packages, usergpg
 from package_trust.audit.registry import Digests, Registry
 from package_trust.audit.tarball import Limits
 from package_trust.check import contents, statement
@@ -25,6 +25,7 @@ from package_trust.check.folders import refuse_links
 from package_trust.check.gpg import MAX_STATEMENT_BYTES, Keyring
 from package_trust.check.ledger import FolderLedger, LedgerFile
 from package_trust.check.names import is_valid_version, package_parts
+from package_trust.commands import workspace
 from package_trust.errors import EXIT_ERROR, EXIT_OK, GpgError, PackageTrustError
 from package_trust.textsafe import printable
 

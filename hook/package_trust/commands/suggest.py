@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from package_trust import filenames
-from package_trust.audit import suggest, workspace
+from package_trust.audit import suggest
 from package_trust.cache import folder as cachedir
 from package_trust.check.interfaces import FRESH
+from package_trust.commands import workspace
 from package_trust.errors import EXIT_OK
 from package_trust.textsafe import printable
 

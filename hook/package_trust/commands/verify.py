@@ -10,7 +10,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from package_trust.audit import packages, workspace
+from package_trust.audit import packages
 from package_trust.audit.registry import Registry
 from package_trust.cache.folder import clones
 from package_trust.cache.memory import cached
@@ -19,6 +19,7 @@ from package_trust.check.interfaces import FRESH
 from package_trust.check.ledger import open_ledgers
 from package_trust.check.lockfile import Dependency, Lockfile, Source
 from package_trust.check.result import StatementResult, Status
+from package_trust.commands import workspace
 from package_trust.errors import LockfileError
 from package_trust.textsafe import printable
 

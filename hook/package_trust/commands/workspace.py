@@ -1,18 +1,26 @@
 """Where the auditor's commands find things: the ledger to write to, the ledgers and
-policy that say which versions are audited, the fetched packages (in the user's cache
-folder, not the project), the registry, and the packages a batch names.
+policy that say which versions are audited (and their check, with the user's cache), the
+fetched packages (in the user's cache folder, not the project), the registry, and the
+packages a batch names.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from package_trust.audit.packages import parse_spec
 from package_trust.cache.folder import clones, directory
 from package_trust.check import policy
 from package_trust.check.ledger import FolderLedger, Ledger, open_ledgers
 from package_trust.errors import LedgerError, PackageTrustError
+
+if TYPE_CHECKING:
+    from package_trust.check.lockfile import Lockfile
+    from package_trust.check.result import CheckResult
 
 LEDGER_HELP = "the ledger folder (with keys/ and signatures/); default: the first folder " \
     "ledger in ./trust-policy.yml, else the current folder"
@@ -62,13 +70,23 @@ def batch(args: argparse.Namespace) -> tuple[list[tuple[str, str]], list[str]]:
     return list(dict.fromkeys(named)), left_out
 
 
+def checked(lockfiles: list[Lockfile], pol: policy.Policy, ledgers: Sequence[Ledger],
+            today: dt.date | None = None) -> CheckResult:
+    """The check of ``lockfiles`` under ``pol``, with the user's cache: what a check
+    verified and judged before is not done again."""
+    from package_trust.cache.memory import cached
+    from package_trust.check import engine
+    from package_trust.check.interfaces import FRESH
+
+    with cached() as cache:
+        return engine.check(lockfiles, pol, ledgers, cache or FRESH, today=today)
+
+
 def failing(lockfiles: list[Path], policy_path: Path | None, ledger: Path | None
             ) -> tuple[list[tuple[str, str]], list[str]]:
     """The packages that fail the check of ``lockfiles`` as not audited (valid registry
     names and versions), and the other failing ones, left out."""
-    from package_trust.cache.memory import cached
-    from package_trust.check import engine, lockfile
-    from package_trust.check.interfaces import FRESH
+    from package_trust.check import lockfile
     from package_trust.check.names import is_valid_name, is_valid_version
     from package_trust.check.result import Status
 
@@ -77,8 +95,7 @@ def failing(lockfiles: list[Path], policy_path: Path | None, ledger: Path | None
         raise PackageTrustError(f"--failing needs the policy: ./{policy.DEFAULT_NAME} or "
                                 "--policy PATH")
     paths = lockfiles or [lockfile.find_default(Path("."))]
-    with cached() as cache:  # what the check verified and judged before is not done again
-        result = engine.check([lockfile.load(p) for p in paths], *judged, cache or FRESH)
+    result = checked([lockfile.load(p) for p in paths], *judged)
     found, left_out = [], []
     for pkg in result.failing:
         if pkg.status is Status.UNAUDITED and is_valid_name(pkg.name) and is_valid_version(

@@ -83,6 +83,7 @@ def _specs() -> list[Spec]:
         Spec("plat-win", "1.0.0", manifest={"os": ["win32"], "cpu": ["x64"]}),
         Spec("peer-host", "1.0.0"),
         Spec("peer-plugin", "1.0.0", manifest={"peerDependencies": {"peer-host": "^1.0.0"}}),
+        Spec("evil-peer-plugin", "1.0.0", manifest={"peerDependencies": {"evil": "^1.0.0"}}),
         Spec("uses-old-lp", "1.0.0", manifest={"dependencies": {"left-pad": "1.2.0"}}),
         Spec("exempted", "1.0.0", audited=False),
         Spec("exempted", "1.0.0", "b", audited=False),
@@ -643,6 +644,20 @@ def alias_evil(ctx: Ctx) -> Files:
                 "name": "left-pad", **ctx.entry(LP_EVIL)}})}
 
 
+def missing_peer(ctx: Ctx) -> Files:
+    """A locked package whose peer dependency the lockfile lacks: npm installs the peer."""
+    key = "evil-peer-plugin@1.0.0"
+    entry = ctx.entry(key, peerDependencies={"evil": "^1.0.0"})
+    return {"package.json": package_json({"evil-peer-plugin": "1.0.0"}),
+            "package-lock.json": lock({"evil-peer-plugin": "1.0.0"},
+                                      {"node_modules/evil-peer-plugin": entry})}
+
+
+def legacy_peers(ctx: Ctx) -> Files:
+    return {"package.json": package_json({"peer-plugin": "1.0.0"}),
+            ".npmrc": f"registry={ctx.registry}\nlegacy-peer-deps=true\n"}
+
+
 def optional_os(ctx: Ctx) -> Files:
     return {"package.json": package_json(optionalDependencies={"evil": "1.0.0"}),
             "package-lock.json": lock({}, {"node_modules/evil": ctx.entry(
@@ -782,6 +797,10 @@ HOSTILE: list[Case] = [
          manifest_adds(optionalDependencies={"evil": "1.0.0"}), npm=("install",)),
     Case("manifest-extra-peer-dependency", "peerDependencies (npm installs the root's peers)",
          manifest_adds(peerDependencies={"evil": "1.0.0"}), npm=("install",)),
+    Case("peer-missing-install", "a locked package's peer the lockfile lacks: npm install "
+         "installs it", missing_peer, npm=("install",)),
+    Case("peer-missing-ci", "the same, with npm ci (which refuses the lockfile)", missing_peer,
+         real=False),
     Case("manifest-workspace-extra-dependency", "a workspace's package.json",
          workspace_adds, npm=("install",)),
     Case("manifest-overrides", "overrides in package.json move a locked version",
@@ -869,6 +888,8 @@ HONEST: list[Case] = [
          project({"plat-main": "1.0.0"}), honest=True, generate=(LOCK_ONLY,)),
     Case("honest-peer", "a peer dependency npm installs",
          project({"peer-plugin": "1.0.0"}), honest=True, generate=(LOCK_ONLY,)),
+    Case("honest-legacy-peer-deps", "legacy-peer-deps in the project's .npmrc: npm locks "
+         "and installs no peer", legacy_peers, honest=True, generate=(LOCK_ONLY,)),
     Case("honest-nested-versions", "two versions of one package",
          project({"left-pad": "1.3.0", "uses-old-lp": "1.0.0"}), honest=True,
          generate=(LOCK_ONLY,)),

@@ -10,6 +10,9 @@ MANIFEST = "package.json"
 # Where npm's configuration names a registry in the environment (lockfile/npmrc.py): an
 # exemption pinned to no integrity covers what the registries serve.
 REGISTRY_ENV = ("npm_config_registry", "NPM_CONFIG_REGISTRY")
+# Whether npm installs no peer dependencies (lockfile/npmrc.py): read in any case, as npm
+# reads it.
+LEGACY_PEER_ENV = "npm_config_legacy_peer_deps"
 
 
 def lock_path(policy_path: Path) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -436,3 +437,95 @@ def test_each_locked_dependency_must_be_met(project: Project, spec: str, overrid
     if problem:
         [text] = found
         assert problem in text
+
+
+# 7. Peer dependencies: edges npm installs from (arborist's node.js, edge.js).
+
+PEERS: dict[str, tuple[dict[str, Any], dict[str, Any], str | None]] = {
+    # peerDependenciesMeta, entries besides left-pad's, the problem (None: in sync)
+    "missing": ({}, {}, "nothing in the lockfile meets it"),
+    "missing, optional": ({"host": {"optional": True}}, {}, None),
+    "missing, meta of another shape": ({"host": "optional"}, {}, "nothing in the lockfile"),
+    "met": ({}, {"node_modules/host": _entry("host", "1.2.0")}, None),
+    "unmet": ({}, {"node_modules/host": _entry("host", "2.0.0")}, "does not satisfy ^1.0.0"),
+    "unmet, optional": ({"host": {"optional": True}},
+                        {"node_modules/host": _entry("host", "2.0.0")}, "does not satisfy"),
+    "in its own node_modules": ({}, {"node_modules/left-pad/node_modules/host":
+                                     _entry("host", "1.0.0")}, "own node_modules"),
+}
+# a dependency of the same name replaces the peer's edge (npm's own lockfile has one)
+ALSO_DEPENDENCY = {"dependencies": {"host": "^1.0.0"}}
+
+
+def _peer_lock(project: Project, meta: dict[str, Any], entries: dict[str, Any],
+               **extra: Any) -> Path:
+    _package_json(project, {"left-pad": "^1.3.0"})
+    return _write(project, {"name": "app", "lockfileVersion": 3, "packages": {
+        "": {"name": "app", "version": "1.0.0", "dependencies": {"left-pad": "^1.3.0"}},
+        "node_modules/left-pad": _entry("left-pad", "1.3.0", peerDependencies={
+            "host": "^1.0.0"}, **({"peerDependenciesMeta": meta} if meta else {}), **extra),
+        **entries}})
+
+
+@pytest.mark.parametrize("case", PEERS)
+def test_a_peer_is_an_edge_npm_installs_from(project: Project, case: str) -> None:
+    """npm install fetches a peer the lockfile does not meet, unless it is optional and
+    missing (the differential cases peer-missing-* show npm doing it)."""
+    meta, entries, problem = PEERS[case]
+    found = [x.problem for x in lockfile.load(_peer_lock(project, meta, entries)).out_of_sync]
+    if problem is None:
+        assert found == []
+    else:
+        [x] = found
+        assert problem in x and "node_modules/left-pad depends on host@^1.0.0" in x
+
+
+def test_a_peer_that_is_also_a_dependency_is_judged_as_the_dependency(
+        project: Project) -> None:
+    """In its own node_modules, as npm's own lockfile has ajv under ajv-formats: the
+    dependency's edge is the one npm keeps, and it is met."""
+    lock = _peer_lock(project, {}, {"node_modules/left-pad/node_modules/host":
+                                    _entry("host", "1.0.0")}, **ALSO_DEPENDENCY)
+    assert lockfile.load(lock).out_of_sync == []
+
+
+@pytest.mark.parametrize(("npmrc", "env", "judged"), [
+    ("legacy-peer-deps=true\n", {}, False),
+    ('legacy-peer-deps = "true"\n', {}, False),
+    ("legacy-peer-deps=false\n", {}, True),
+    ("legacy-peer-deps\n", {}, True),  # not plainly true: peers are judged
+    ("legacy-peer-deps=true\n", {"NPM_CONFIG_LEGACY_PEER_DEPS": "false"}, True),
+    ("", {"npm_config_legacy_peer_deps": "true"}, False),
+    ("", {"Npm_Config_Legacy_Peer_Deps": "TRUE"}, False),
+])
+def test_legacy_peer_deps_leaves_peers_out(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                           npmrc: str, env: dict[str, str], judged: bool
+                                           ) -> None:
+    """With legacy-peer-deps npm installs no peer: the project's .npmrc, or the
+    environment, which overrides it, must plainly say so."""
+    for var in list(os.environ):
+        if var.lower() == "npm_config_legacy_peer_deps":
+            monkeypatch.delenv(var)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    (project.root / ".npmrc").write_text(npmrc)
+    out = lockfile.load(_peer_lock(project, {}, {})).out_of_sync
+    assert bool(out) is judged
+
+
+def test_a_kept_result_holds_only_under_the_same_peer_settings(
+        project: Project, keys: dict[str, Key], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A passing check is kept; the next one is answered from it only while the settings
+    that left a peer out are the same (the environment, the project's .npmrc)."""
+    _setup(project, keys)
+    _peer_lock(project, {}, {})
+    monkeypatch.setenv("npm_config_legacy_peer_deps", "true")
+    assert main(["check"]) == 0
+    monkeypatch.delenv("npm_config_legacy_peer_deps")
+    assert main(["check"]) == 1
+    (project.root / ".npmrc").write_text("legacy-peer-deps=true\n")
+    assert main(["check"]) == 0
+    (project.root / ".npmrc").write_text("legacy-peer-deps=false\n")
+    assert main(["check"]) == 1
+    capsys.readouterr()

@@ -152,6 +152,8 @@ def result_key(args: argparse.Namespace) -> bytes | None:
     # commit checks ./package-lock.json); the entry also keeps every file the check read.
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
     registries = [f"{var}={os.environ.get(var, '')}" for var in filenames.REGISTRY_ENV]
+    registries += sorted(f"{var}={value}" for var, value in os.environ.items()
+                         if var.lower() == filenames.LEGACY_PEER_ENV)
     return resultcache.key(
         [args.format, *explain.variant(args), *registries, str(args.policy),
          repr(args.ledger), *named],

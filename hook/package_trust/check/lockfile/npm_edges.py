@@ -2,11 +2,17 @@
 where one is not, ``npm install`` fetches a package afresh (build-ideal-tree.js
 #problemEdges), which the check never saw, and ``npm ci`` refuses the lockfile.
 
+Peer dependencies are edges too (arborist's node.js loads them, ``peerOptional`` for
+those ``peerDependenciesMeta`` marks optional, unless ``legacy-peer-deps`` is set; a
+dependency of the same name replaces the peer's edge): a peer the lockfile lacks, npm
+install fetches. They are skipped only where the project's
+npm settings (npmrc.py) say ``legacy-peer-deps=true``; a peer found in the dependent's
+own node_modules is an error to npm too (edge.js, PEER LOCAL).
+
 As npm skips them, so are skipped: what a package bundles, what a package's own
-npm-shrinkwrap.json decides, and missing optional peers. Peers are not judged at all
-(``legacy-peer-deps`` drops them, and the project's npm settings are not read here).
-package.json ``overrides`` replace the specs of the dependencies they name; beyond plain
-``"name": "spec"`` pairs, npm's rules are not repeated here and the check fails closed.
+npm-shrinkwrap.json decides, and missing optional peers. package.json ``overrides``
+replace the specs of the dependencies they name; beyond plain ``"name": "spec"`` pairs,
+npm's rules are not repeated here and the check fails closed.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from collections.abc import Container, Mapping
 from pathlib import Path
 from typing import Any
 
+from package_trust.check.lockfile import npmrc
 from package_trust.check.lockfile.interface import OutOfSync
 from package_trust.check.lockfile.manifest import FIX, Locked, Manifest, unmet
 from package_trust.check.lockfile.npm_spec import js_truthy
 
 _FIELDS = ("dependencies", "optionalDependencies")
+_PEERS = "peerDependencies"
 
 
 def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
@@ -32,6 +40,7 @@ def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
                           "cannot tell how package.json's overrides apply (only plain "
                           '"name": "version range" pairs are read here): check it with '
                           "npm ci --dry-run, or write them plainly")]
+    fields = _FIELDS if npmrc.legacy_peer_deps(lockfile.parent) else (*_FIELDS, _PEERS)
     out = []
     for key, entry in packages.items():
         if "node_modules/" not in key or not isinstance(entry, dict) or js_truthy(
@@ -39,7 +48,7 @@ def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
             continue
         bundled = entry.get("bundleDependencies")
         bundled = set(bundled) if isinstance(bundled, list) else set()
-        for field in _FIELDS:
+        for field in fields:
             deps = entry.get(field)
             if js_truthy(deps) and not isinstance(deps, dict):  # Object.entries reads an
                 # array or a string as dependencies named 0, 1, ...: not read here
@@ -48,18 +57,38 @@ def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
                                      f"not an object of names and ranges: {FIX}"))
                 continue
             for name, spec in deps.items() if isinstance(deps, dict) else ():
-                if name in bundled or not isinstance(spec, str):
+                if name in bundled or not isinstance(spec, str) or (
+                        field == _PEERS and _also_dependency(entry, name)):
                     continue
                 spec = overrides.get(name, spec)
                 target = _resolve(packages, find, key, name)
+                if target is None and field == _PEERS and _optional_peer(entry, name):
+                    continue  # npm installs no optional peer that is missing
                 problem = (f"nothing in the lockfile meets it, so npm install would fetch "
                            f"{name}@{spec} unseen") if target is None else unmet(
                     target, spec, key, v1=False)
+                if problem is None and field == _PEERS and target is not None and \
+                        target.key == f"{key}/node_modules/{name}":
+                    problem = ("it lies in the package's own node_modules, where npm does not "
+                               "leave a peer, so npm install would place it afresh")
                 if problem is not None:
                     out.append(OutOfSync(name, spec, lockfile, None,
                                          f"the lockfile is not consistent: {key} depends on "
                                          f"{name}@{spec} ({field}): {problem}: {FIX}"))
     return out
+
+
+def _also_dependency(entry: dict[str, Any], name: str) -> bool:
+    """Whether the name is a dependency too: npm loads peers first, and the dependency's
+    edge replaces the peer's (node.js, _loadDeps), so that edge is the one judged."""
+    return any(isinstance(deps := entry.get(field), dict) and name in deps for field in _FIELDS)
+
+
+def _optional_peer(entry: dict[str, Any], name: str) -> bool:
+    """Whether ``peerDependenciesMeta`` marks the peer optional (anything else: required)."""
+    meta = entry.get("peerDependenciesMeta")
+    about = meta.get(name) if isinstance(meta, dict) else None
+    return isinstance(about, dict) and js_truthy(about.get("optional"))
 
 
 def plain_overrides(root: Manifest) -> dict[str, str] | None:

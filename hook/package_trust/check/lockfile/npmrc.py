@@ -1,7 +1,12 @@
-"""Which registries npm fetches a project's packages from: the public one, and the one its
-configuration names (``npm_config_registry`` in the environment, ``registry=`` in the
-project's .npmrc). Only an exemption that pins no integrity needs to know: it may cover
-what these registries serve for its name@version, and no other tarball."""
+"""The npm settings of a project that decide what the check judges, from the environment
+and the project's .npmrc:
+
+- which registries npm fetches its packages from: the public one, and the one its
+  configuration names (``npm_config_registry``, ``registry=``). Only an exemption that
+  pins no integrity needs to know: it may cover what these registries serve for its
+  name@version, and no other tarball;
+- whether npm leaves out peer dependencies (``legacy-peer-deps``): then a peer the
+  lockfile lacks is not installed (npm_edges.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +35,25 @@ def registries(folder: Path) -> tuple[str, ...]:
         if sep and key.strip() == "registry" and value.strip():
             found.append(value.strip().strip("\"'"))
     return tuple(dict.fromkeys(url.rstrip("/") + "/" for url in found))
+
+
+def legacy_peer_deps(folder: Path) -> bool:
+    """Whether npm installs the project in ``folder`` with ``legacy-peer-deps`` (no peer
+    dependencies): only when its .npmrc says ``legacy-peer-deps=true`` and the environment
+    (``npm_config_legacy_peer_deps``, in any case) says nothing else; or the environment
+    alone says true. Anything unclear: peers are installed."""
+    told = [v.strip().lower() for k, v in os.environ.items()
+            if k.lower() == filenames.LEGACY_PEER_ENV]
+    if told:
+        return all(v == "true" for v in told)
+    try:
+        text = (folder / NPMRC).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    values = [value.strip().strip("\"'").lower() for key, sep, value in
+              (line.partition("=") for line in text.splitlines())
+              if sep and key.strip() == "legacy-peer-deps"]
+    return bool(values) and all(v == "true" for v in values)
 
 
 def tarball_urls(registries: tuple[str, ...], name: str, version: str) -> set[str]:

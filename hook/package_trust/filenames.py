@@ -10,9 +10,18 @@ MANIFEST = "package.json"
 # Where npm's configuration names a registry in the environment (lockfile/npmrc.py): an
 # exemption pinned to no integrity covers what the registries serve.
 REGISTRY_ENV = ("npm_config_registry", "NPM_CONFIG_REGISTRY")
-# Whether npm installs no peer dependencies (lockfile/npmrc.py): read in any case, as npm
-# reads it.
-LEGACY_PEER_ENV = "npm_config_legacy_peer_deps"
+# Whether npm installs no peer dependencies (lockfile/npmrc.py)
+LEGACY_PEER = "legacy-peer-deps"
+
+
+def npm_setting(var: str) -> str | None:
+    """The npm setting an environment variable names, as @npmcli/config reads it
+    (``npm_config_`` in any case, then every ``_`` but a first one read as ``-``); None
+    for another variable."""
+    if var[:11].lower() != "npm_config_":
+        return None
+    rest = var[11:]
+    return (rest[:1] + rest[1:].replace("_", "-")).lower()
 
 
 def lock_path(policy_path: Path) -> Path:

@@ -497,6 +497,7 @@ def test_a_peer_that_is_also_a_dependency_is_judged_as_the_dependency(
     ("legacy-peer-deps=true\n", {"NPM_CONFIG_LEGACY_PEER_DEPS": "false"}, True),
     ("", {"npm_config_legacy_peer_deps": "true"}, False),
     ("", {"Npm_Config_Legacy_Peer_Deps": "TRUE"}, False),
+    ("legacy-peer-deps=true\n", {"npm_config_legacy-peer-deps": "false"}, True),
 ])
 def test_legacy_peer_deps_leaves_peers_out(project: Project, monkeypatch: pytest.MonkeyPatch,
                                            npmrc: str, env: dict[str, str], judged: bool
@@ -504,7 +505,7 @@ def test_legacy_peer_deps_leaves_peers_out(project: Project, monkeypatch: pytest
     """With legacy-peer-deps npm installs no peer: the project's .npmrc, or the
     environment, which overrides it, must plainly say so."""
     for var in list(os.environ):
-        if var.lower() == "npm_config_legacy_peer_deps":
+        if var.lower().replace("-", "_") == "npm_config_legacy_peer_deps":
             monkeypatch.delenv(var)
     for var, value in env.items():
         monkeypatch.setenv(var, value)

@@ -153,7 +153,7 @@ def result_key(args: argparse.Namespace) -> bytes | None:
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
     registries = [f"{var}={os.environ.get(var, '')}" for var in filenames.REGISTRY_ENV]
     registries += sorted(f"{var}={value}" for var, value in os.environ.items()
-                         if var.lower() == filenames.LEGACY_PEER_ENV)
+                         if filenames.npm_setting(var) == filenames.LEGACY_PEER)
     return resultcache.key(
         [args.format, *explain.variant(args), *registries, str(args.policy),
          repr(args.ledger), *named],

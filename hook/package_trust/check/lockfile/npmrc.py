@@ -40,10 +40,10 @@ def registries(folder: Path) -> tuple[str, ...]:
 def legacy_peer_deps(folder: Path) -> bool:
     """Whether npm installs the project in ``folder`` with ``legacy-peer-deps`` (no peer
     dependencies): only when its .npmrc says ``legacy-peer-deps=true`` and the environment
-    (``npm_config_legacy_peer_deps``, in any case) says nothing else; or the environment
-    alone says true. Anything unclear: peers are installed."""
+    (``npm_config_legacy_peer_deps``, as npm reads it) says nothing else; or the
+    environment alone says true. Anything unclear: peers are installed."""
     told = [v.strip().lower() for k, v in os.environ.items()
-            if k.lower() == filenames.LEGACY_PEER_ENV]
+            if filenames.npm_setting(k) == filenames.LEGACY_PEER]
     if told:
         return all(v == "true" for v in told)
     try:
@@ -52,7 +52,7 @@ def legacy_peer_deps(folder: Path) -> bool:
         return False
     values = [value.strip().strip("\"'").lower() for key, sep, value in
               (line.partition("=") for line in text.splitlines())
-              if sep and key.strip() == "legacy-peer-deps"]
+              if sep and key.strip() == filenames.LEGACY_PEER]
     return bool(values) and all(v == "true" for v in values)
 
 

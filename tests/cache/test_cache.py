@@ -271,6 +271,25 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Project, keys: dict[str
         assert gpg_log.take() == []
 
 
+def test_the_files_earlier_versions_kept_are_removed(
+        project: Project, keys: dict[str, Key], cache_dir: Path, tmp_path: Path,
+        capsys) -> None:
+    """Results and parsed policies were files of their own before the one store: the
+    store removes them when it is made, and follows no link doing so."""
+    two_packages(project, keys["alice"], keys["bob"])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.json").write_text("{}")
+    cache_dir.mkdir(parents=True, mode=0o700)
+    (cache_dir / "results").mkdir()
+    (cache_dir / "results" / "0a1b.json").write_text("{}")
+    (cache_dir / "results" / "link").symlink_to(outside)
+    (cache_dir / "policies").symlink_to(outside)
+    assert check(capsys)[0] == 0
+    assert not (cache_dir / "results").exists()
+    assert (cache_dir / "policies").is_symlink() and (outside / "keep.json").is_file()
+
+
 def test_an_unusable_cache_folder_is_no_cache(project: Project, keys: dict[str, Key],
                                               gpg_log: GpgLog, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch, capsys) -> None:

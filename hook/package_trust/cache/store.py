@@ -113,6 +113,7 @@ VERDICTS = Table("verdict", Verdict._make, Verdict._fields, (_B, _S, _S, _I, _S,
 RESULTS = Table("result", Result._make, Result._fields, (_B, _S, _I, _S, _S, _S, _IN), 64)
 POLICIES = Table("policy", Parsed._make, Parsed._fields, (_B, _S, _S, _IN), 64)
 TABLES: tuple[Table[Any], ...] = (VERIFIED, LISTINGS, VERDICTS, RESULTS, POLICIES)
+OLD_FOLDERS = ("results", "policies")  # what earlier versions kept as files (_forget_old)
 
 
 class Store:
@@ -238,10 +239,23 @@ def _connect(path: Path) -> sqlite3.Connection:
             with _transaction(db):
                 if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                     _create(db)
+            _forget_old(path.parent)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _forget_old(folder: Path) -> None:
+    """Remove what earlier versions kept in files of their own, now rows of this store
+    (each passing result in results/, each parsed policy in policies/); no link is
+    followed."""
+    import shutil
+
+    for name in OLD_FOLDERS:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _create(db: sqlite3.Connection) -> None:

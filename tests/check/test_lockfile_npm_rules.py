@@ -478,6 +478,7 @@ def test_a_peer_is_an_edge_npm_installs_from(project: Project, case: str) -> Non
     else:
         [x] = found
         assert problem in x and "node_modules/left-pad depends on host@^1.0.0" in x
+        assert x.endswith("say so in its .npmrc: legacy-peer-deps=true)")
 
 
 def test_a_peer_that_is_also_a_dependency_is_judged_as_the_dependency(

@@ -29,6 +29,8 @@ from package_trust.check.lockfile.npm_spec import js_truthy
 
 _FIELDS = ("dependencies", "optionalDependencies")
 _PEERS = "peerDependencies"
+_LEGACY_FIX = (" (or, if the project installs with legacy-peer-deps, which installs no "
+               "peers, say so in its .npmrc: legacy-peer-deps=true)")
 
 
 def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
@@ -72,9 +74,10 @@ def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
                     problem = ("it lies in the package's own node_modules, where npm does not "
                                "leave a peer, so npm install would place it afresh")
                 if problem is not None:
+                    fix = FIX + (_LEGACY_FIX if field == _PEERS else "")
                     out.append(OutOfSync(name, spec, lockfile, None,
                                          f"the lockfile is not consistent: {key} depends on "
-                                         f"{name}@{spec} ({field}): {problem}: {FIX}"))
+                                         f"{name}@{spec} ({field}): {problem}: {fix}"))
     return out
 
 

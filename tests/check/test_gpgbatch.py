@@ -3,8 +3,10 @@ keys (gpgstatus.listed_keys): real gpg, real keys."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import gnupg
@@ -79,6 +81,40 @@ def test_a_few_statements_go_to_one_gpg(auditors: Auditors, keys: dict[str, Key]
         assert all(v.good for v in ring.verify_many(statements, workers=4))
     shares = gpg_log.verified()
     assert sum(shares) == count and len(shares) == (1 if count == 16 else 2), shares
+
+
+def test_every_gpg_started_has_work_and_no_good_statement_fails(
+        auditors: Auditors, keys: dict[str, Key], gpg_log: GpgLog) -> None:
+    """A gpg stopped by a bad signature hands its files back; a gpg started meanwhile is
+    given names too (the newest first), so none ends idle and fails a good statement."""
+    statements = [auditors.statement(keys["alice"], f"p{n}", "1.0.0") for n in range(17)]
+    statements[2] = statements[2].replace(b'"p', b'"q')
+    with keyring(auditors, keys, "alice") as ring:
+        for _ in range(10):
+            problems = [v.problem for v in ring.verify_many(statements, workers=2)]
+            assert [n for n, p in enumerate(problems) if p] == [2], problems
+            assert 0 not in gpg_log.verified()
+
+
+def test_a_pause_gives_gpg_all_that_is_written(auditors: Auditors, keys: dict[str, Key]
+                                                ) -> None:
+    """A None among the statements says the next is a while coming: gpg is given every
+    statement written so far, and verifies them all meanwhile."""
+    statements = [auditors.statement(keys["alice"], f"p{n}", "1.0.0") for n in range(60)]
+    unverified: list[set[str]] = []
+    with keyring(auditors, keys, "alice") as ring:
+
+        def later() -> Iterator[bytes]:
+            time.sleep(0.5)
+            [folder] = Path(ring.home).glob("verify-*")
+            names = {p.name for p in folder.iterdir()}
+            unverified.append({n for n in names if n.endswith(".asc")
+                               and n.removesuffix(".asc") not in names})
+            yield from ()
+
+        verified = list(ring.verify(itertools.chain(statements, [None], later()), workers=2))
+    assert len(verified) == 60 and all(v.good for _, v in verified)
+    assert unverified == [set()]
 
 
 def verifying_by(ring: Keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

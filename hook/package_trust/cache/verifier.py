@@ -79,6 +79,8 @@ class CachedVerifier:
         drawn = _chunks(statements)
         misses: list[tuple[int, bytes, bytes]] = []
         for chunk in drawn:
+            if chunk is None:
+                continue
             found, misses = self._recall(chunk, now)
             yield from self._answer(found)
             if misses:
@@ -88,18 +90,24 @@ class CachedVerifier:
         given: list[tuple[int, bytes, bytes]] = []  # position, id and bytes, as gpg has them
         found = []
 
-        def unknown() -> Iterator[bytes]:
-            """What gpg is to verify; what the cache holds on the way goes to ``found``."""
+        def unknown() -> Iterator[bytes | None]:
+            """What gpg is to verify (None: a pause, passed on); what the cache holds on
+            the way goes to ``found``."""
             pending = misses
             while True:
                 for miss in pending:
                     given.append(miss)
                     yield miss[2]
-                chunk = next(drawn, None)
-                if chunk is None:
+                pending = []
+                for chunk in drawn:
+                    if chunk is None:
+                        yield None
+                        continue
+                    hits, pending = self._recall(chunk, now)
+                    found.extend(hits)
+                    break
+                else:
                     return
-                hits, pending = self._recall(chunk, now)
-                found.extend(hits)
 
         keep = []
         for k, v in self._keyring().verify(unknown()):
@@ -163,10 +171,12 @@ class CachedVerifier:
         return v
 
 
-def _chunks(statements: Iterable[bytes | None]) -> Iterator[list[tuple[int, bytes]]]:
+def _chunks(statements: Iterable[bytes | None]
+            ) -> Iterator[list[tuple[int, bytes]] | None]:
     """The statements by position, a few at a time (looked up in the cache together):
     one, then twice as many each time up to CHUNK, so that the first the cache lacks
-    goes to gpg at once; those drawn so far at a None (the next is a while coming)."""
+    goes to gpg at once. At a None (the next is a while coming): those drawn so far,
+    then the None."""
     chunk: list[tuple[int, bytes]] = []
     size, n = 1, 0
     for s in statements:
@@ -176,6 +186,8 @@ def _chunks(statements: Iterable[bytes | None]) -> Iterator[list[tuple[int, byte
         if chunk and (s is None or len(chunk) == size):
             yield chunk
             chunk, size = [], min(2 * size, CHUNK)
+        if s is None:
+            yield None
     if chunk:
         yield chunk
 

@@ -123,7 +123,8 @@ class Batch:
             if data is _END:
                 self._drawing = False
                 break
-            if data is None:  # the next is a while coming: what is written goes to gpg
+            if data is None:  # the next is a while coming: gpg holds all that is written
+                self._top_up(ahead=AHEAD + len(self._queue))
                 continue
             assert isinstance(data, bytes)
             index, drawn = drawn, drawn + 1
@@ -145,25 +146,30 @@ class Batch:
         done, self._done = self._done, []
         return iter(done)
 
-    def _top_up(self) -> None:
-        """Start gpg processes as the work waiting warrants; give each names until it
-        holds AHEAD (SMALL_BATCH while another may start); when none are left to come,
-        let each end."""
+    def _top_up(self, ahead: int | None = None) -> None:
+        """Start gpg processes as the work waiting warrants; give them names in turn, the
+        newest first (so each one started has work), until each holds ``ahead``: AHEAD
+        (SMALL_BATCH while another may start); when none are left to come, let each end."""
         self._gpgs = [g for g in self._gpgs if g.proc is not None]
         taking = [g for g in self._gpgs if g.names is not None]
         while self._queue and len(self._gpgs) < self._workers and (
                 len(self._queue) > SMALL_BATCH * len(taking) or not taking):
             self._gpgs.append(g := _Gpg(self._spawn(self._args, self._folder)))
             taking.append(g)
-        ahead = AHEAD if len(self._gpgs) == self._workers else SMALL_BATCH
-        for g in taking:
-            while self._queue and g.names is not None and len(g.given) < ahead:
-                index = self._queue[0]
-                if g.written + self._sizes[index] > OUTPUT_BUDGET:
-                    g.no_more_names()  # it ends after those: another takes the rest
-                elif g.give(index, self._sizes[index]):
-                    self._queue.popleft()
-            if not self._queue and not self._drawing:
+        if ahead is None:
+            ahead = AHEAD if len(self._gpgs) == self._workers else SMALL_BATCH
+        turns = deque(reversed(taking))
+        while self._queue and turns:
+            g, index = turns.popleft(), self._queue[0]
+            if len(g.given) >= ahead:
+                continue
+            if g.written + self._sizes[index] > OUTPUT_BUDGET:
+                g.no_more_names()  # it ends after those: another takes the rest
+            elif g.give(index, self._sizes[index]):
+                self._queue.popleft()
+                turns.append(g)
+        if not self._queue and not self._drawing:
+            for g in taking:
                 g.no_more_names()
 
     def _read(self, g: _Gpg) -> None:
@@ -194,14 +200,14 @@ class Batch:
 
     def _ended(self, g: _Gpg) -> None:
         """gpg ended: it gave up on the file it was on (BADSIG ends it); what it was given
-        after that goes back in the queue, for another gpg. One that ended before
-        beginning any file fails the first waiting, so that every gpg started settles at
-        least one."""
+        after that goes back in the queue, for another gpg. One that was given names but
+        ended before beginning any file fails the first waiting, so that every gpg given
+        work settles at least one."""
         g.stop()
         if g.current is not None:
             self._done.append((g.current, parse_status(g.lines, None)))
         self._queue.extendleft(reversed(g.given))
-        if not g.began and self._queue:
+        if not g.began and g.offered and self._queue:
             self._done.append((self._queue.popleft(), Verification(None, problem=UNPROCESSED)))
 
     def _plaintext(self, index: int) -> bytes | None:
@@ -256,6 +262,7 @@ class _Gpg:
         self.lines: list[list[str]] = []  # its status lines about the current file
         self.partial = b""  # the start of a status line to come
         self.began = False  # whether it began any file
+        self.offered = False  # whether it was given (or offered) any name
 
     def said(self) -> tuple[bytes, bool]:
         """What gpg wrote since the last look, and whether it has ended: its output
@@ -283,6 +290,7 @@ class _Gpg:
         """Give gpg a file's name; False if it takes no more."""
         if self.names is None:
             return False
+        self.offered = True
         try:
             self.names.write(f"{index}.asc\n".encode())
         except OSError:

@@ -496,9 +496,20 @@ def test_a_peer_that_is_also_a_dependency_is_judged_as_the_dependency(
     ("legacy-peer-deps=false\n", {}, True),
     ("legacy-peer-deps\n", {}, True),  # not plainly true: peers are judged
     ("legacy-peer-deps=true\n", {"NPM_CONFIG_LEGACY_PEER_DEPS": "false"}, True),
-    ("", {"npm_config_legacy_peer_deps": "true"}, False),
-    ("", {"Npm_Config_Legacy_Peer_Deps": "TRUE"}, False),
+    ("legacy-peer-deps=true\n", {"npm_config_legacy_peer_deps": "true"}, False),
+    ("legacy-peer-deps=true\n", {"Npm_Config_Legacy_Peer_Deps": "TRUE"}, False),
     ("legacy-peer-deps=true\n", {"npm_config_legacy-peer-deps": "false"}, True),
+    # the environment is the committer's, not where npm installs: it cannot turn peers off
+    ("", {"npm_config_legacy_peer_deps": "true"}, True),
+    # lines npm reads otherwise than as legacy-peer-deps=true (its ini): peers are judged
+    ("[x]\nlegacy-peer-deps=true\n", {}, True),
+    ('legacy-peer-deps=true\n"legacy-peer-deps"=false\n', {}, True),
+    ("x=1\u2028legacy-peer-deps=true\n", {}, True),
+    ("\x1flegacy-peer-deps=true\n", {}, True),
+    ("legacy-peer-deps=true\n\ufefflegacy-peer-deps=false\n", {}, True),
+    ("legacy-peer-deps=true\n'legacy-peer-deps'=0\n", {}, True),
+    ("# legacy-peer-deps=false\nlegacy-peer-deps=true\n", {}, False),
+    ("registry=https://r.example/legacy-peer-deps/\nlegacy-peer-deps=true\n", {}, False),
 ])
 def test_legacy_peer_deps_leaves_peers_out(project: Project, monkeypatch: pytest.MonkeyPatch,
                                            npmrc: str, env: dict[str, str], judged: bool
@@ -515,6 +526,19 @@ def test_legacy_peer_deps_leaves_peers_out(project: Project, monkeypatch: pytest
     assert bool(out) is judged
 
 
+def test_legacy_peer_deps_leaves_the_projects_own_peers_out(project: Project) -> None:
+    """npm installs none of the project's own peers either (the lockfile it writes has
+    none): package.json's peerDependencies are not asked of the lockfile then."""
+    lock = _peer_lock(project, {}, {"node_modules/host": _entry("host", "1.0.0")})
+    data = json.loads(lock.read_text())
+    data["packages"][""]["peerDependencies"] = {"react": "^18.0.0"}  # as npm records it
+    lock.write_text(json.dumps(data))
+    _package_json(project, {"left-pad": "^1.3.0"}, peerDependencies={"react": "^18.0.0"})
+    assert [x.name for x in lockfile.load(lock).out_of_sync] == ["react"]
+    (project.root / ".npmrc").write_text("legacy-peer-deps=true\n")
+    assert lockfile.load(lock).out_of_sync == []
+
+
 def test_a_kept_result_holds_only_under_the_same_peer_settings(
         project: Project, keys: dict[str, Key], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -522,11 +546,11 @@ def test_a_kept_result_holds_only_under_the_same_peer_settings(
     that left a peer out are the same (the environment, the project's .npmrc)."""
     _setup(project, keys)
     _peer_lock(project, {}, {})
-    monkeypatch.setenv("npm_config_legacy_peer_deps", "true")
-    assert main(["check"]) == 0
-    monkeypatch.delenv("npm_config_legacy_peer_deps")
-    assert main(["check"]) == 1
     (project.root / ".npmrc").write_text("legacy-peer-deps=true\n")
+    assert main(["check"]) == 0
+    monkeypatch.setenv("npm_config_legacy_peer_deps", "false")
+    assert main(["check"]) == 1
+    monkeypatch.delenv("npm_config_legacy_peer_deps")
     assert main(["check"]) == 0
     (project.root / ".npmrc").write_text("legacy-peer-deps=false\n")
     assert main(["check"]) == 1

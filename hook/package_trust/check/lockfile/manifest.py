@@ -100,12 +100,13 @@ def compare(m: Manifest, recorded: dict[str, Any]) -> list[OutOfSync]:
     return out
 
 
-def check_met(m: Manifest, find: dict[str, Locked], v1: bool,
+def check_met(m: Manifest, find: dict[str, Locked], v1: bool, peers: bool,
               overrides: dict[str, str] | None = None) -> list[OutOfSync]:
     """Each declared dependency against the entry npm resolves it to (dep-valid.js);
-    ``overrides`` (the project's) replace the specs of a workspace's dependencies."""
+    ``peers``: peer dependencies too (no ``legacy-peer-deps``); ``overrides`` (the
+    project's) replace the specs of a workspace's dependencies."""
     out = []
-    for field in FIELDS:
+    for field in FIELDS if peers else [f for f in FIELDS if f != "peerDependencies"]:
         for name, spec in m.declared[field].items():
             if field == "peerDependencies" and name in m.optional_peers:
                 continue  # an optional peer: npm installs none that is missing

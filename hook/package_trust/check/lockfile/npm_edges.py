@@ -5,9 +5,10 @@ where one is not, ``npm install`` fetches a package afresh (build-ideal-tree.js
 Peer dependencies are edges too (arborist's node.js loads them, ``peerOptional`` for
 those ``peerDependenciesMeta`` marks optional, unless ``legacy-peer-deps`` is set; a
 dependency of the same name replaces the peer's edge): a peer the lockfile lacks, npm
-install fetches. They are skipped only where the project's
-npm settings (npmrc.py) say ``legacy-peer-deps=true``; a peer found in the dependent's
-own node_modules is an error to npm too (edge.js, PEER LOCAL).
+install fetches. They are skipped only where the project's npm settings (npmrc.py) say
+``legacy-peer-deps=true``; a peer found in the dependent's own node_modules is an error
+to npm too (edge.js, PEER LOCAL). npm may also keep a peer conflict it only warns of
+(place-dep.js): that fails here too, closed.
 
 As npm skips them, so are skipped: what a package bundles, what a package's own
 npm-shrinkwrap.json decides, and missing optional peers. package.json ``overrides``
@@ -22,27 +23,28 @@ from collections.abc import Container, Mapping
 from pathlib import Path
 from typing import Any
 
-from package_trust.check.lockfile import npmrc
 from package_trust.check.lockfile.interface import OutOfSync
 from package_trust.check.lockfile.manifest import FIX, Locked, Manifest, unmet
 from package_trust.check.lockfile.npm_spec import js_truthy
 
 _FIELDS = ("dependencies", "optionalDependencies")
 _PEERS = "peerDependencies"
-_LEGACY_FIX = (" (or, if the project installs with legacy-peer-deps, which installs no "
-               "peers, say so in its .npmrc: legacy-peer-deps=true)")
+_LEGACY_FIX = (" (npm may also have kept a peer conflict, which npm ls shows as invalid: "
+               "resolve it; or, if the project installs with legacy-peer-deps, which "
+               "installs no peers, say so in its .npmrc: legacy-peer-deps=true)")
 
 
 def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
-          lockfile: Path) -> list[OutOfSync]:
-    """The unmet dependencies of the packages in ``packages`` (v2, v3 and converted v1)."""
+          lockfile: Path, peers: bool) -> list[OutOfSync]:
+    """The unmet dependencies of the packages in ``packages`` (v2, v3 and converted v1);
+    ``peers``: their peer dependencies too (no ``legacy-peer-deps``, npmrc.py)."""
     overrides = plain_overrides(root)
     if overrides is None:
         return [OutOfSync("overrides", "", root.path, None,
                           "cannot tell how package.json's overrides apply (only plain "
                           '"name": "version range" pairs are read here): check it with '
                           "npm ci --dry-run, or write them plainly")]
-    fields = _FIELDS if npmrc.legacy_peer_deps(lockfile.parent) else (*_FIELDS, _PEERS)
+    fields = (*_FIELDS, _PEERS) if peers else _FIELDS
     out = []
     for key, entry in packages.items():
         if "node_modules/" not in key or not isinstance(entry, dict) or js_truthy(

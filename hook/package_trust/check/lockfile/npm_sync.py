@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from package_trust.check.lockfile import manifest, npm_edges
+from package_trust.check.lockfile import manifest, npm_edges, npmrc
 from package_trust.check.lockfile.interface import Dependency, OutOfSync, Source
 from package_trust.check.lockfile.manifest import FIX, Locked, Manifest
 from package_trust.check.lockfile.npm_bundles import name_from_folder
@@ -52,14 +52,15 @@ class Manifests:
         find = _locked(packages)
         recorded = packages.get("")
         recorded = recorded if isinstance(recorded, dict) else {}
-        out = manifest.compare(root, recorded) + manifest.check_met(root, find, v1=False)
-        out += npm_edges.check(packages, find, root, self.lockfile)
+        peers = not npmrc.legacy_peer_deps(self.folder)
+        out = manifest.compare(root, recorded) + manifest.check_met(root, find, False, peers)
+        out += npm_edges.check(packages, find, root, self.lockfile, peers)
         overrides = npm_edges.plain_overrides(root) or {}
         for folder in _link_targets(packages):
             found = self.get(folder)
             if found is not None:
                 out += manifest.compare(found, packages[folder])
-                out += manifest.check_met(found, find, False, overrides)
+                out += manifest.check_met(found, find, False, peers, overrides)
         return _once(out + self._workspaces(root, root.data.get("workspaces"), recorded,
                                             packages))
 
@@ -72,8 +73,9 @@ class Manifests:
         find = {d.path: Locked(d.path, d.version, d.resolved, d.source is Source.LINK, d.name)
                 for d in deps}
         top = {k: v for k, v in find.items() if k.count("node_modules/") == 1}
-        return _once(manifest.check_met(root, top, v1=True)
-                     + npm_edges.check(tree, find, root, self.lockfile))
+        peers = not npmrc.legacy_peer_deps(self.folder)
+        return _once(manifest.check_met(root, top, True, peers)
+                     + npm_edges.check(tree, find, root, self.lockfile, peers))
 
     def _workspaces(self, root: Manifest, declared: Any, recorded: dict[str, Any],
                     packages: dict[str, Any]) -> list[OutOfSync]:

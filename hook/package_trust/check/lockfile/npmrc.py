@@ -11,6 +11,7 @@ and the project's .npmrc:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,6 +19,8 @@ from package_trust import filenames
 
 PUBLIC = "https://registry.npmjs.org/"
 NPMRC = ".npmrc"
+_COMMENT = re.compile(r"[ \t]*[;#]")
+_LEGACY_TRUE = re.compile(r"[ \t]*legacy-peer-deps[ \t]*=[ \t]*(?:true|\"true\"|'true')[ \t]*")
 
 
 def registries(folder: Path) -> tuple[str, ...]:
@@ -39,21 +42,27 @@ def registries(folder: Path) -> tuple[str, ...]:
 
 def legacy_peer_deps(folder: Path) -> bool:
     """Whether npm installs the project in ``folder`` with ``legacy-peer-deps`` (no peer
-    dependencies): only when its .npmrc says ``legacy-peer-deps=true`` and the environment
-    (``npm_config_legacy_peer_deps``, as npm reads it) says nothing else; or the
-    environment alone says true. Anything unclear: peers are installed."""
+    dependencies). Only the project's committed .npmrc can say so, plainly: every line
+    whose key names the setting reads ``legacy-peer-deps=true`` (npm's ini: lines split
+    at CR or LF, ``;``/``#`` comments, the key before the first ``=``) and no
+    ``[section]`` puts it elsewhere. The environment
+    (``npm_config_legacy_peer_deps``, as npm reads it), which overrides the file, can
+    only say otherwise: it is the committer's, not where npm installs. Anything unclear:
+    peers are installed."""
     told = [v.strip().lower() for k, v in os.environ.items()
             if filenames.npm_setting(k) == filenames.LEGACY_PEER]
-    if told:
-        return all(v == "true" for v in told)
+    if any(v != "true" for v in told):
+        return False
     try:
         text = (folder / NPMRC).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    values = [value.strip().strip("\"'").lower() for key, sep, value in
-              (line.partition("=") for line in text.splitlines())
-              if sep and key.strip() == filenames.LEGACY_PEER]
-    return bool(values) and all(v == "true" for v in values)
+    lines = [line for line in re.split(r"[\r\n]+", text) if not _COMMENT.match(line)]
+    if any(line.lstrip(" \t").startswith("[") for line in lines):
+        return False
+    said = [line for line in lines  # ini's key: all before the first =
+            if filenames.LEGACY_PEER in line.partition("=")[0].lower()]
+    return bool(said) and all(_LEGACY_TRUE.fullmatch(line) for line in said)
 
 
 def tarball_urls(registries: tuple[str, ...], name: str, version: str) -> set[str]:

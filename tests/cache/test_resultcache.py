@@ -286,3 +286,70 @@ def test_a_lockfile_appearing_above_a_named_package_json_is_seen(
     fresh = check(capsys, "a/b/package.json", "--no-cache")
     assert fresh[0] == 1
     assert check(capsys, "a/b/package.json") == fresh
+
+
+def _evil_exempted(project: Project, keys: dict[str, Key], exemption: str,
+                   registry: str | None = None) -> None:
+    """left-pad audited; evil (from ``registry``, else npm's) covered by nothing but
+    ``exemption``."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]], extra=exemption)
+    path = project.lockfile({"left-pad": "1.3.0", "evil": "1.0.0"})
+    if registry is not None:
+        data = json.loads(path.read_text())
+        data["packages"]["node_modules/evil"]["resolved"] = f"{registry}evil/-/evil-1.0.0.tgz"
+        path.write_text(json.dumps(data))
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+
+
+def test_another_time_zone_where_it_is_another_day_is_not_answered(
+    project: Project, keys: dict[str, Key], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An exemption that ends today where the check ran has ended where it is already
+    tomorrow: a check there is not answered from the report kept here."""
+    import datetime as dt
+    import time
+
+    behind, ahead = "Etc/GMT+12", "Etc/GMT-14"  # 26 hours apart: never the same day
+    monkeypatch.setenv("TZ", behind)
+    time.tzset()
+    try:
+        today = dt.date.today().isoformat()
+        _evil_exempted(project, keys, 'exemptions:\n  - package: "evil@1.0.0"\n'
+                                      f"    reason: ours\n    expires: {today}\n")
+        code, out = check(capsys)
+        assert code == 0, out
+        monkeypatch.setenv("TZ", ahead)
+        time.tzset()
+        assert check(capsys)[0] == 1
+        assert check(capsys, "--no-cache")[0] == 1
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_file_changed_while_the_check_reads_is_not_kept(
+    project: Project, keys: dict[str, Key], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The project's .npmrc names the registry an exemption covers; edited just after
+    the check read it, what the check judged is not what is on disk: nothing is kept,
+    and the next check judges the file as it is."""
+    from package_trust.check.lockfile import npmrc
+
+    _evil_exempted(project, keys, 'exemptions:\n  - package: "evil"\n    reason: ours\n',
+                   "https://evil.example/")
+    (project.root / ".npmrc").write_text("registry=https://evil.example/\n")
+    read = npmrc.registries
+
+    def edited_meanwhile(folder: Path) -> tuple[str, ...]:
+        found = read(folder)
+        (folder / ".npmrc").write_text("# the registry line, removed\n")
+        return found
+
+    monkeypatch.setattr(npmrc, "registries", edited_meanwhile)
+    assert check(capsys)[0] == 0  # what it read said evil.example
+    monkeypatch.setattr(npmrc, "registries", read)
+    assert check(capsys)[0] == 1
+    assert check(capsys, "--no-cache")[0] == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,10 @@ class Cache:
         self._verifiers: list[CachedVerifier] = []
         self._verdicts: list[Verdicts] = []
         self._read: tuple[Stats, dt.date] | None = None
+        # before any file is read: a file changed later has a ctime from then on (on a
+        # file system whose clock ticks coarsely, up to a tick sooner: a change in the
+        # command's first tick may go unseen)
+        self._started = time.time_ns()
 
     @property
     def gpg(self) -> str:
@@ -107,7 +112,11 @@ class Cache:
         for verdicts in self._verdicts:
             rests_on.update(verdicts.seen)
         for p in (*probed, *(q for lf in lockfiles for q in (lf.path, *lf.read))):
-            rests_on[str(p)] = stat_of(str(p), True, follow=True)  # what was read last counts
+            signature = stat_of(str(p), True, follow=True)
+            if signature is not None and int(signature.rsplit(":", 1)[1]) >= self._started:
+                self._read = None  # changed while the check ran: what it read is not known
+                return
+            rests_on[str(p)] = signature
         for w in watched:
             rests_on.update(w.observed)
         self._read = rests_on, today

@@ -46,7 +46,7 @@ class CachedVerifier:
     also tells when the first key or signature it answered with expires."""
 
     def __init__(self, files: Sequence[LedgerFile], store: Store, gpg: str,
-                 trusted: frozenset[str] = frozenset()):
+                 trusted: frozenset[str]):
         self._files, self._store, self._gpg, self._trusted = files, store, gpg, trusted
         self._ring: Keyring | None = None
         digest = hashlib.sha256(gpg.encode("utf-8", "surrogatepass") + b"\0")

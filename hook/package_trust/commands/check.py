@@ -154,8 +154,10 @@ def result_key(args: argparse.Namespace) -> bytes | None:
     registries = [f"{var}={os.environ.get(var, '')}" for var in filenames.REGISTRY_ENV]
     registries += sorted(f"{var}={value}" for var, value in os.environ.items()
                          if filenames.npm_setting(var) == filenames.LEGACY_PEER)
+    # the local day decides which exemptions have expired (another time zone, another day)
+    day = dt.date.today().isoformat()
     return resultcache.key(
-        [args.format, *explain.variant(args), *registries, str(args.policy),
+        [args.format, *explain.variant(args), *registries, day, str(args.policy),
          repr(args.ledger), *named],
         list(dict.fromkeys([*args.files, *looked_for, args.policy, lock_path(args.policy)])),
     )

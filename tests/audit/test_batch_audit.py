@@ -43,7 +43,7 @@ def blocked(project: Project, keys: dict[str, Key], world: NpmRegistry,
 
 
 def test_fetch_then_sign_every_failing_package(blocked: Project, keys: dict[str, Key],
-                                               capsys: CapSys) -> None:
+                                               gpg_log: GpgLog, capsys: CapSys) -> None:
     assert main(["check"]) == 1
     capsys.readouterr()
     assert main(["fetch", "--lockfile", "package-lock.json", "--failing"]) == 0
@@ -55,9 +55,13 @@ def test_fetch_then_sign_every_failing_package(blocked: Project, keys: dict[str,
     assert not (blocked.root / "packages").exists()  # nothing left in the project
 
     alice = keys["alice"].fingerprint
+    gpg_log.take()
     assert main(["sign", "--lockfile", "package-lock.json", "--failing", "--key", alice,
                  "--notes", "read in full"]) == 0
     out = capsys.readouterr().out
+    # one isolated keyring checks every new statement: the ledger's keys imported once
+    assert len([line for line in gpg_log.take()
+                if " --import " in f" {line} " and "show-only" not in line]) == 1
     assert "signed 6 of 6 package(s) as Alice <alice@example.org>" in out
     assert out.count("it verifies in an isolated keyring") == 6
     assert "next: commit the statement" in out

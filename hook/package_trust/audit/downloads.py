@@ -51,7 +51,7 @@ class Clients:
         return client
 
     def __enter__(self) -> Clients:
-        Registry(self.url).session.close()  # a bad URL fails here, once
+        Registry(self.url).session.close()  # bad settings (timeout, retries) fail here, once
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -74,7 +74,7 @@ class Tarballs:
         spec = f"{packument.name}@{version}"
         dist = packument.versions.get(version)
         if dist is None:
-            raise PackageTrustError(f"{spec} is not in the registry {self.clients.url or ''}")
+            raise PackageTrustError(f"{spec} is not in the registry {self.clients.url}")
         digest = statement.sha512_of(dist.integrity)
         if digest is None:
             raise PackageTrustError(f"{spec}: the registry publishes no sha512 integrity")

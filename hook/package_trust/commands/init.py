@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from pathlib import Path
 
 from package_trust import filenames
@@ -117,7 +118,7 @@ def _trusted_key(ledger: Path, given: str) -> TrustedKey:
     path = ledger / "keys" / f"{fingerprint}.asc"
     # read as the check reads keys/: no link followed, nothing over the size limit
     found = [f for f in FolderLedger(ledger).key_files() if f.origin.endswith(f"/{path.name}")
-             ] if path.exists() or path.is_symlink() else []
+             ] if os.path.lexists(path) else []
     if found:
         with Keyring(found) as ring:
             info = ring.keys.get(fingerprint)

@@ -83,6 +83,29 @@ class Signer:
         self.ledger = workspace.ledger_root(args.ledger, args.policy)
         self.dest = workspace.dest_folder(args.dest)
         self.in_ledger = True
+        self._ring: Keyring | None = None
+
+    def close(self) -> None:
+        if self._ring is not None:
+            self._ring.close()
+
+    def keyring(self) -> Keyring:
+        """The ledger's keys, isolated, as a check builds its keyring (the signer's key
+        trusted), plus the signer's exported key when keys/ lacks it: built once for the
+        run (``in_ledger`` says whether keys/ has the key)."""
+        if self._ring is None:
+            keys = FolderLedger(self.ledger).key_files() if (self.ledger / "keys").is_dir() \
+                else []
+            trusted = frozenset({self.key.fingerprint})
+            ring = Keyring(keys, trusted=trusted) if keys else None
+            self.in_ledger = ring is not None and self.key.fingerprint in ring.keys
+            if ring is None or not self.in_ledger:
+                if ring is not None:
+                    ring.close()
+                keys.append(LedgerFile("your public key", usergpg.export_public(self.key)))
+                ring = Keyring(keys, trusted=trusted)
+            self._ring = ring
+        return self._ring
 
     def target(self, name: str, version: str) -> Path:
         return statement_path(self.ledger, name, version, self.key.fingerprint)
@@ -110,7 +133,7 @@ class Signer:
         if args.delta_from:
             body["from"] = self.base(name, version, args.delta_from)
         signed = usergpg.clearsign(json.dumps(body, separators=(",", ":")).encode(), key)
-        self.in_ledger = _check_signed(signed, key, body, ledger)
+        _check_signed(signed, key, body, self.keyring())
         try:  # whole or not at all: a statement it replaces stays as it was if this fails
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, signed)
@@ -149,11 +172,14 @@ def run(args: argparse.Namespace) -> int:
         raise PackageTrustError("--delta-from goes with one NAME@VERSION")
     with Registry(args.registry) as registry:
         signer = Signer(args, registry)
-        if len(specs) == 1 and not args.failing:  # one package: its error is the command's
-            signer.sign(*specs[0])
-            signer.next_steps()
-            return EXIT_OK
-        return _batch(signer, specs, left_out)
+        try:
+            if len(specs) == 1 and not args.failing:  # one package: its error is the command's
+                signer.sign(*specs[0])
+                signer.next_steps()
+                return EXIT_OK
+            return _batch(signer, specs, left_out)
+        finally:
+            signer.close()
 
 
 def _batch(signer: Signer, specs: list[tuple[str, str]], left_out: list[str]) -> int:
@@ -182,20 +208,12 @@ def _batch(signer: Signer, specs: list[tuple[str, str]], left_out: list[str]) ->
 
 
 def _check_signed(signed: bytes, key: usergpg.UserKey, body: dict[str, Any],
-                  ledger: Path) -> bool:
+                  keyring: Keyring) -> None:
     """Verify the new statement as every check will: isolated, against the ledger's keys
-    (plus the signer's exported key when keys/ lacks it). Returns whether keys/ has it."""
+    (``Signer.keyring``)."""
     if len(signed) > MAX_STATEMENT_BYTES:
         raise PackageTrustError(f"the signed statement is over {MAX_STATEMENT_BYTES} bytes")
-    keys = FolderLedger(ledger).key_files() if (ledger / "keys").is_dir() else []
-    with Keyring(keys) as keyring:
-        in_ledger = key.fingerprint in keyring.keys
-        if in_ledger:
-            [v] = keyring.verify_many([signed])
-    if not in_ledger:
-        keys.append(LedgerFile("your public key", usergpg.export_public(key)))
-        with Keyring(keys) as keyring:
-            [v] = keyring.verify_many([signed])
+    [v] = keyring.verify_many([signed])
     problem = v.problem
     if v.good and v.primary != key.fingerprint:
         problem = f"it was signed by {v.primary}, not {key.fingerprint}"
@@ -207,4 +225,3 @@ def _check_signed(signed: bytes, key: usergpg.UserKey, body: dict[str, Any],
             problem = str(e)
     if problem:
         raise GpgError(f"the new statement does not verify ({problem}); nothing was written")
-    return in_ledger

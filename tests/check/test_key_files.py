@@ -69,7 +69,7 @@ def packet(tag: int, body: bytes) -> bytes:
 
 def key_packets(auditors: Auditors, key: Key) -> tuple[bytes, bytes, bytes]:
     """The bodies of a key's packets: key, user ID, self-signature."""
-    from package_trust.check.keyfiles import _packets
+    from package_trust.check.keypackets import _packets
 
     [(_, body), (_, uid), (_, sig)] = _packets(binary(auditors, key)) or []
     return body, uid, sig
@@ -181,7 +181,7 @@ def without_backsig(auditors: Auditors, armored: bytes) -> bytes:
     """The key with its subkey's back-signature (the subkey's consent to sign for it)
     cut from its binding signature's unhashed area, where gpg puts it: what anyone can
     make who holds the primary key's secret but not the subkey's."""
-    from package_trust.check.keyfiles import _packets
+    from package_trust.check.keypackets import _packets
 
     out, previous = b"", 0
     for tag, body in _packets(auditors.gpg("--dearmor", data=armored)) or []:
@@ -392,6 +392,6 @@ def test_a_file_gpg_reads_too_slowly_is_not_used(
 @given(st.binary(max_size=3000))
 def test_screening_takes_any_bytes(data: bytes) -> None:
     """Whatever a file holds, it is judged (packet types, or why not), never a crash."""
-    from package_trust.check.keyfiles import screen
+    from package_trust.check.keypackets import screen
 
     assert isinstance(screen(data), (list, str))

@@ -118,8 +118,9 @@ class Keyring:
         """Import what the key files hold, each judged on its own, then against the
         others (keyfiles.py); gpg's listing of it, unless ``keys`` is that already."""
         from package_trust.check import keyfiles
+        from package_trust.check.keypackets import screen
 
-        screened = [f.problem or keyfiles.screen(f.data) for f in files]
+        screened = [f.problem or screen(f.data) for f in files]
         usable = [(f.origin, f.data, tags) for f, tags in zip(files, screened, strict=True)
                   if not isinstance(tags, str)]
         planned = self._together(usable) if usable else keyfiles.plan([])

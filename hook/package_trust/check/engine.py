@@ -101,7 +101,10 @@ class _Judging:
         reading = Reading(self.ledgers, memo)
         deltas: list[Record] = []
         judged: list[Record] = []
-        for r in reading.run(verifier, fresh, lambda: memo.reuse(kept)):
+        # gpg holds all that is written while the kept are checked: only when there are
+        # some, as gpg shares out the last statements evenly only when it is not paused
+        then = (lambda: memo.reuse(kept)) if kept else None
+        for r in reading.run(verifier, fresh, then):
             judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
             if chains.uses_deltas(r.pkg.statements):
                 deltas.append(r)  # decided once the chains of audits are known

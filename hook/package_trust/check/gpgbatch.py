@@ -39,7 +39,8 @@ DRAW = 32  # statements drawn from the caller at a time, while gpg verifies
 DRAW_SECONDS = 0.002  # and no longer than this: a slow ledger does not starve gpg
 AHEAD = 20  # names each gpg holds: enough to keep it busy between two looks, and
 # while the caller works out which to draw next (the engine checks kept verdicts then)
-POLL = 0.002  # seconds between looks at what the processes said, once all are drawn
+POLL = 0.005  # seconds between looks at what the processes said, once all are drawn,
+POLL_SHORT = 0.001  # while each gpg holds more than SMALL_BATCH names; else this
 # What one gpg may write, all its files together (--max-output): a clearsigned
 # statement's text is never longer than the statement, so a gpg is given names only
 # while the statements it was given hold no more than this.
@@ -99,8 +100,9 @@ class Batch:
                     if g.status in ready or g.ended():
                         self._read(g)
                 yield from self._handed()
-                if not self._drawing:
-                    time.sleep(POLL)
+                if not self._drawing:  # each look costs: fewer while gpg has work
+                    held = min((len(g.given) for g in running), default=0)
+                    time.sleep(POLL if held > SMALL_BATCH else POLL_SHORT)
         finally:
             self.close()
 

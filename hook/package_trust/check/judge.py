@@ -20,8 +20,9 @@ def judge_statements(r: Record, verified: dict[bytes, Verification], policy: Pol
                      keys: dict[str, KeyInfo]) -> None:
     """Judge each of the record's statements for its package (a delta audit bound to its
     tarball counts until chains.settle says otherwise)."""
-    r.pkg.statements = [_judge_one(f, verified.get(f.data), r.pkg, r.digest, policy, keys)
-                        for f in r.files]
+    trusted = policy.fingerprints
+    r.pkg.statements = [_judge_one(f, verified.get(f.data), r.pkg, r.digest, policy, keys,
+                                   trusted) for f in r.files]
 
 
 def decide(r: Record) -> None:
@@ -69,12 +70,13 @@ def _judge_one(
     digest: bytes,
     policy: Policy,
     keys: dict[str, KeyInfo],
+    trusted_keys: frozenset[str],
 ) -> StatementResult:
     if f.problem is not None or v is None:
         return StatementResult(f.origin, counted=False, problem=f.problem or "not verified")
     fpr = v.primary
     key = keys.get(fpr or "")
-    trusted = fpr in policy.fingerprints
+    trusted = fpr in trusted_keys
     uid = key.uid if key else v.uid
     signer = (policy.key_name(fpr) if fpr else None) or uid or fpr
     outcome = _outcome(v, key, trusted)

@@ -169,6 +169,8 @@ def _read(dir_fd: int, name: str, path: str, origin: str, limit: int,
                 break
             chunks.append(chunk)
             size += len(chunk)
+            if 0 < st.st_size <= size:  # all it held when looked at: no read to find the end
+                break
         data = b"".join(chunks)
     finally:
         os.close(fd)

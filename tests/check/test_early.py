@@ -4,6 +4,7 @@ while the lockfiles are read), and which gpg is run (check/gpgbin.py)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,19 @@ def test_gpg_is_found_as_a_shell_finds_it(tmp_path: Path,
     monkeypatch.setenv("PACKAGE_TRUST_GPG", str(first / "my-gpg"))
     with pytest.raises(gpgbin.GpgError):
         gpgbin.gpg_binary()
+
+
+def test_the_switch_interval_is_put_back(
+    project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str],
+) -> None:
+    """While the keys are imported, the thread gets the GIL back sooner; after the check,
+    passing or not, the interpreter switches threads as it did before."""
+    before = sys.getswitchinterval()
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({"left-pad": "1.3.0"})
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    assert main(["check", "--no-cache"]) == 0, capsys.readouterr()
+    (project.root / "package-lock.json").write_text('{"lockfileVersion": 3, "packages": {\n')
+    assert main(["check", "--no-cache"]) == 2
+    assert sys.getswitchinterval() == before

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 POLICY = "trust-policy.yml"
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 MANIFEST = "package.json"
-# Where npm's configuration names a registry in the environment (lockfile/npmrc.py): an
-# exemption pinned to no integrity covers what the registries serve.
-REGISTRY_ENV = ("npm_config_registry", "NPM_CONFIG_REGISTRY")
+REGISTRY = "registry"  # npm's setting of the registry it installs from
 # Whether npm installs no peer dependencies (lockfile/npmrc.py)
 LEGACY_PEER = "legacy-peer-deps"
 
@@ -22,6 +21,13 @@ def npm_setting(var: str) -> str | None:
         return None
     rest = var[11:]
     return (rest[:1] + rest[1:].replace("_", "-")).lower()
+
+
+def npm_env(setting: str) -> list[tuple[str, str]]:
+    """The environment variables npm reads as ``setting``, each with its value, empty ones
+    left out (npm skips them), in the environment's order: npm takes the last."""
+    return [(var, value) for var, value in os.environ.items()
+            if value and npm_setting(var) == setting]
 
 
 def lock_path(policy_path: Path) -> Path:

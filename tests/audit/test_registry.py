@@ -163,6 +163,20 @@ def test_registry_option_and_environment(
     assert "is not an http(s) URL" in capsys.readouterr().err
 
 
+def test_the_registry_npm_reads_from_the_environment(
+    project: Project, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """npm reads npm_config_registry in any case, skips an empty one, and the last set
+    wins (@npmcli/config's loadEnv): so does fetch."""
+    registry.publish("left-pad", "1.3.0", left_pad())
+    monkeypatch.delenv("NPM_CONFIG_REGISTRY")
+    monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")  # nothing listens
+    monkeypatch.setenv("Npm_Config_Registry", registry.url)
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", "")
+    assert main(["fetch", "left-pad@1.3.0"]) == 0, capsys.readouterr()
+
+
 def test_download_over_the_size_limit_is_refused(
     project: Project, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str]

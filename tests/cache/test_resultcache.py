@@ -241,12 +241,15 @@ def test_a_check_that_needs_no_gpg_keeps_nothing_without_one(
 # -- what the printed report rests on beside the files: a kept one is what a fresh check prints
 
 
+@pytest.mark.parametrize("var", ["NPM_CONFIG_REGISTRY", "npm_config_registry",
+                                 "Npm_Config_Registry"])
 def test_the_registry_in_the_environment_is_part_of_the_key(
     project: Project, keys: dict[str, Key], monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], var: str,
 ) -> None:
     """An exemption pinned to no integrity covers what the registries serve, and
-    $NPM_CONFIG_REGISTRY names one: a check with another one is not answered from it."""
+    $NPM_CONFIG_REGISTRY (in any case, as npm reads it) names one: a check with another
+    one is not answered from it."""
     project.add_key(keys["alice"])
     project.policy([keys["alice"]], extra='exemptions:\n  - package: "evil"\n'
                                          "    reason: ours\n")
@@ -256,9 +259,9 @@ def test_the_registry_in_the_environment_is_part_of_the_key(
         "https://evil.example/evil/-/evil-1.0.0.tgz")
     path.write_text(json.dumps(data))
     project.sign(keys["alice"], "left-pad", "1.3.0")
-    monkeypatch.setenv("NPM_CONFIG_REGISTRY", "https://evil.example/")
+    monkeypatch.setenv(var, "https://evil.example/")
     assert check(capsys)[0] == 0
-    monkeypatch.delenv("NPM_CONFIG_REGISTRY")
+    monkeypatch.delenv(var)
     assert check(capsys)[0] == 1
     assert check(capsys, "--no-cache")[0] == 1
 

@@ -24,13 +24,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from package_trust import __version__
+from package_trust import __version__, filenames
 from package_trust.audit.tarball import MAX_BYTES_ENV
 from package_trust.check import safejson, statement
 from package_trust.errors import PackageTrustError
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
-REGISTRY_ENV = ("NPM_CONFIG_REGISTRY", "npm_config_registry")
 TIMEOUT_ENV = "PACKAGE_TRUST_TIMEOUT"
 RETRIES_ENV = "PACKAGE_TRUST_RETRIES"
 DEFAULT_TIMEOUT = 30.0
@@ -100,9 +99,10 @@ class Hasher:
 
 
 def registry_url(explicit: str | None = None) -> str:
-    """--registry, else npm's NPM_CONFIG_REGISTRY, else the public registry."""
-    url = explicit or next((os.environ[v] for v in REGISTRY_ENV if os.environ.get(v)), None)
-    url = url or DEFAULT_REGISTRY
+    """--registry, else the registry npm's environment names (NPM_CONFIG_REGISTRY in any
+    case: the last set, as npm reads them), else the public registry."""
+    named = filenames.npm_env(filenames.REGISTRY)
+    url = explicit or (named[-1][1] if named else DEFAULT_REGISTRY)
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise RegistryError(f"registry {url!r} is not an http(s) URL")
     return url if url.endswith("/") else url + "/"

@@ -151,7 +151,7 @@ def result_key(args: argparse.Namespace) -> bytes | None:
     # The files named, and those a check looks for whatever it is named (a policy-only
     # commit checks ./package-lock.json); the entry also keeps every file the check read.
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
-    registries = [f"{var}={os.environ.get(var, '')}" for var in filenames.REGISTRY_ENV]
+    registries = [f"{var}={value}" for var, value in filenames.npm_env(filenames.REGISTRY)]
     registries += sorted(f"{var}={value}" for var, value in os.environ.items()
                          if filenames.npm_setting(var) == filenames.LEGACY_PEER)
     # the local day decides which exemptions have expired (another time zone, another day)

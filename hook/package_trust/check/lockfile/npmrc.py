@@ -26,9 +26,8 @@ _LEGACY_TRUE = re.compile(r"[ \t]*legacy-peer-deps[ \t]*=[ \t]*(?:true|\"true\"|
 def registries(folder: Path) -> tuple[str, ...]:
     """The registry URLs (each ending in /) a project in ``folder`` installs from."""
     found = [PUBLIC]
-    for var in filenames.REGISTRY_ENV:
-        if os.environ.get(var):
-            found.append(os.environ[var])
+    # (an exemption pinned to no integrity covers what each serves: every one set counts)
+    found += [value for _, value in filenames.npm_env(filenames.REGISTRY)]
     try:
         text = (folder / NPMRC).read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -499,6 +499,7 @@ def test_a_peer_that_is_also_a_dependency_is_judged_as_the_dependency(
     ("legacy-peer-deps=true\n", {"npm_config_legacy_peer_deps": "true"}, False),
     ("legacy-peer-deps=true\n", {"Npm_Config_Legacy_Peer_Deps": "TRUE"}, False),
     ("legacy-peer-deps=true\n", {"npm_config_legacy-peer-deps": "false"}, True),
+    ("legacy-peer-deps=true\n", {"npm_config_legacy_peer_deps": ""}, False),  # npm skips it
     # the environment is the committer's, not where npm installs: it cannot turn peers off
     ("", {"npm_config_legacy_peer_deps": "true"}, True),
     # lines npm reads otherwise than as legacy-peer-deps=true (its ini): peers are judged

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from package_trust.cache import results
 from package_trust.cache.folder import directory, enabled, gpg_identity
 from package_trust.cache.store import Store
-from package_trust.check.filestat import Stats, stat_of
+from package_trust.check.filestat import Stats, changed_since, stat_of
 from package_trust.errors import GpgError
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class Cache:
             rests_on.update(verdicts.seen)
         for p in (*probed, *(q for lf in lockfiles for q in (lf.path, *lf.read))):
             signature = stat_of(str(p), True, follow=True)
-            if signature is not None and int(signature.rsplit(":", 1)[1]) >= self._started:
+            if signature is not None and changed_since(signature, self._started):
                 self._read = None  # changed while the check ran: what it read is not known
                 return
             rests_on[str(p)] = signature

@@ -15,6 +15,11 @@ def stat_signature(st: os.stat_result, whole: bool = True) -> str:
     return f"{ident}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}" if whole else ident
 
 
+def changed_since(signature: str, ns: int) -> bool:
+    """Whether a file's stat signature (``whole``) says it changed at ``ns`` or later."""
+    return int(signature.rsplit(":", 1)[1]) >= ns
+
+
 def stat_of(path: str, whole: bool, follow: bool = False) -> str | None:
     """The path's stat signature (of the link itself, unless ``follow``); None if absent."""
     try:

@@ -29,8 +29,7 @@ class Reading:
         drawn: list[bytes] = []
         statements: Iterator[bytes | None] = self._statements(records, drawn)
         if then is not None:
-            later = (s for r in [then] for s in self._statements(r(), drawn))
-            statements = itertools.chain(statements, [None], later)
+            statements = itertools.chain(statements, [None], self._later(then, drawn))
         for n, v in verifier.verify(statements):
             self.verified[drawn[n]] = v
             for r in self._waiting.pop(drawn[n], ()):
@@ -42,6 +41,11 @@ class Reading:
         self._ready += dict.fromkeys(r for rs in self._waiting.values() for r in rs)
         self._waiting.clear()
         yield from self._handed()
+
+    def _later(self, then: Callable[[], Iterable[Record]], drawn: list[bytes]
+               ) -> Iterator[bytes]:
+        """``then``'s records' statements: ``then`` is called when the first is asked for."""
+        yield from self._statements(then(), drawn)
 
     def _statements(self, records: Iterable[Record], drawn: list[bytes]) -> Iterator[bytes]:
         """Read each record's statements; those not yet verified nor drawn, for gpg. A

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -151,9 +150,8 @@ def result_key(args: argparse.Namespace) -> bytes | None:
     # The files named, and those a check looks for whatever it is named (a policy-only
     # commit checks ./package-lock.json); the entry also keeps every file the check read.
     looked_for = [Path(name) for name in (*filenames.LOCKFILES, filenames.MANIFEST)]
-    registries = [f"{var}={value}" for var, value in filenames.npm_env(filenames.REGISTRY)]
-    registries += sorted(f"{var}={value}" for var, value in os.environ.items()
-                         if filenames.npm_setting(var) == filenames.LEGACY_PEER)
+    registries = [f"{var}={value}" for setting in (filenames.REGISTRY, filenames.LEGACY_PEER)
+                  for var, value in filenames.npm_env(setting)]
     # the local day decides which exemptions have expired (another time zone, another day)
     day = dt.date.today().isoformat()
     return resultcache.key(

@@ -10,7 +10,6 @@ and the project's .npmrc:
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -48,8 +47,7 @@ def legacy_peer_deps(folder: Path) -> bool:
     (``npm_config_legacy_peer_deps``, as npm reads it), which overrides the file, can
     only say otherwise: it is the committer's, not where npm installs. Anything unclear:
     peers are installed."""
-    told = [v.strip().lower() for k, v in os.environ.items()
-            if filenames.npm_setting(k) == filenames.LEGACY_PEER]
+    told = [v.strip().lower() for _, v in filenames.npm_env(filenames.LEGACY_PEER)]
     if any(v != "true" for v in told):
         return False
     try:

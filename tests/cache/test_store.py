@@ -53,3 +53,22 @@ def test_a_database_of_an_earlier_version_is_started_afresh(tmp_path: Path) -> N
     now = time.time()
     store.put(RESULTS, [result(1)], now)
     assert list(store.get(RESULTS, [result(1).id], now)) == [result(1).id]
+
+
+def test_a_table_found_empty_is_searched_again_only_once_it_is_written(tmp_path: Path) -> None:
+    """A first check (a CI runner's fresh cache) asks an empty table nothing: rows another
+    check puts meanwhile are missed, as if they had come a moment later; its own are not."""
+    first, other = Store.open(tmp_path), Store.open(tmp_path)
+    assert first is not None and other is not None
+    now = time.time()
+    assert first.empty(RESULTS) and first.get(RESULTS, [result(1).id], now) == {}
+    other.put(RESULTS, [result(1)], now)
+    assert first.get(RESULTS, [result(1).id], now) == {}  # a miss: never a wrong answer
+    first.put(RESULTS, [result(2)], now)
+    assert not first.empty(RESULTS)
+    assert set(first.get(RESULTS, [result(1).id, result(2).id], now)) == {
+        result(1).id, result(2).id}
+    later = Store(tmp_path / FILE_NAME)
+    assert not later.empty(RESULTS)  # a later check searches it
+    for store in (first, other, later):
+        store.close()

@@ -81,6 +81,29 @@ def test_only_changed_packages_are_read_and_verified(
     assert len(verdict_bodies(tmp_path)) == 4
 
 
+def test_verdicts_are_recalled_as_gpg_starts(
+    audited: Project, keys: dict[str, Key], gpg_log: GpgLog, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The memo is asked a few packages at a time while gpg verifies (engine.py): kept
+    verdicts found in any of those steps spare their packages, and one that no longer
+    holds, in a later step, is judged afresh."""
+    from package_trust.check import engine
+
+    monkeypatch.setattr(engine, "FIRST_RECALL", 1)
+    monkeypatch.setattr(engine, "MAX_RECALL", 2)
+    assert check(capsys)[0] == 0
+    forget_verifications(tmp_path)
+    audited.lockfile({"is-even": "1.0.0", **PACKAGES})
+    audited.sign(keys["alice"], "is-even", "1.0.0")
+    _sig(audited, keys["alice"], "is-odd", "3.0.1").write_text("altered")
+    code, out = check(capsys)
+    assert code == 1, out
+    assert "1 of 4 packages is not audited" in out
+    assert "is-odd@3.0.1: unaudited" in out and "not a clearsigned statement" in out
+    assert gpg_log.verified() == [3, 1]  # is-even; is-odd's statement is refused before gpg
+
+
 # -- never a pass that a fresh check would fail ----------------------------------------------
 
 

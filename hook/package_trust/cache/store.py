@@ -122,6 +122,10 @@ class Store:
     def __init__(self, path: Path):
         self.path = path
         self._db: sqlite3.Connection | None = None
+        # Tables found empty (a first check, a CI runner's fresh cache): not searched
+        # again until this store puts rows in them. Rows another check puts meanwhile are
+        # missed, as if they had come a moment later.
+        self._empty: dict[str, bool] = {}
         try:
             self._db = _connect(path)
         except sqlite3.Error as e:
@@ -145,6 +149,8 @@ class Store:
 
     def get(self, table: Table[R], ids: Sequence[bytes], now: float) -> dict[bytes, R]:
         """The rows kept for these ids, not expired at ``now``, each of the table's types."""
+        if not ids or self.empty(table):
+            return {}
         columns = ", ".join(table.fields)
 
         def get(db: sqlite3.Connection) -> dict[bytes, R]:
@@ -179,7 +185,17 @@ class Store:
                                [(_short(row[0]), *row, int(now)) for row in rows])
 
         if rows:
+            self._empty[table.name] = False  # even if the put fails: then searched as ever
             self._run(put)
+
+    def empty(self, table: Table[Any]) -> bool:
+        """Whether the table held no row when first asked (and none was put since)."""
+        empty = self._empty.get(table.name)
+        if empty is None:
+            found = self._run(lambda db: db.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {table.name})").fetchone()[0] == 0)
+            empty = self._empty[table.name] = bool(found)
+        return empty
 
     def _run(self, action: Callable[[sqlite3.Connection], T]) -> T | None:
         """Run ``action``; on a corrupt database, start a new one; on any error, None."""
@@ -195,6 +211,7 @@ class Store:
     def _rebuild(self) -> None:
         """Replace a corrupt database with an empty one (or none, if that fails too)."""
         self.close()
+        self._empty = {}
         try:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)

@@ -8,7 +8,8 @@ engine is the same with a cache or without one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 
 from package_trust.check import chains, judge, rounds
 from package_trust.check.gpg import KeyInfo
@@ -21,6 +22,9 @@ from package_trust.check.result import CheckResult, LedgerInfo, PackageResult, S
 from package_trust.errors import PolicyError
 
 REMEMBER = 128  # verdicts the memo is given at a time
+FIRST_RECALL = 16  # packages triaged and asked of the memo before gpg starts: then twice
+# as many at a time (up to MAX_RECALL) while gpg verifies
+MAX_RECALL = 512
 
 
 def check(
@@ -47,9 +51,8 @@ def check(
     try:
         groups, done = rounds.group(lockfiles), set[tuple[object, ...]]()
         for _ in range(rounds.MAX_ROUNDS):
-            pkgs = [rounds.triage(g, policy, today, result.notices) for g in groups]
+            pkgs = judging.run(groups, today, result.notices)
             result.packages.extend(pkgs)
-            judging.run(pkgs)
             rounds.require_shrinkwraps(groups, pkgs)
             rounds.cover_bundled(groups, pkgs)
             groups = rounds.pinned(groups, pkgs, done)
@@ -84,27 +87,41 @@ class _Judging:
         if self._opened is not None:
             self._opened[0].close()
 
-    def run(self, pkgs: list[PackageResult]) -> None:
-        """Judge every package the ledger decides: provisionally unaudited, or exempt."""
-        records = [Record(pkg, judge.digest(pkg)) for pkg in pkgs if rounds.asks_ledger(pkg)]
-        if records:
-            self._judge(records)
+    def run(self, groups: list[rounds.Group], today: dt.date, notices: list[str]
+            ) -> list[PackageResult]:
+        """Each group's package, triaged, then judged by the ledger if it decides it
+        (provisionally unaudited, or exempt). The triage goes on as gpg verifies the
+        first packages' statements."""
+        pkgs: list[PackageResult] = []
+        records = self._triaged(groups, today, notices, pkgs)
+        first = next(records, None)
+        if first is not None:  # the verifier is opened only for a package that needs it
+            self._judge(itertools.chain([first], records))
+        for _ in records:  # all were drawn (a record not judged stays unaudited)
+            pass
         for pkg in pkgs:
             judge.settle_exemption(pkg)
+        return pkgs
 
-    def _judge(self, records: list[Record]) -> None:
+    def _triaged(self, groups: list[rounds.Group], today: dt.date, notices: list[str],
+                 pkgs: list[PackageResult]) -> Iterator[Record]:
+        """Triage each group into ``pkgs``; a record of each package the ledger decides."""
+        for g in groups:
+            pkg = rounds.triage(g, self.policy, today, notices)
+            pkgs.append(pkg)
+            if rounds.asks_ledger(pkg):
+                yield Record(pkg, judge.digest(pkg))
+
+    def _judge(self, records: Iterable[Record]) -> None:
         """Judge each record as its statements are verified; the kept verdicts are checked
         once the others' statements are read (gpg verifies meanwhile), and a package whose
         kept verdict no longer holds is read and judged with them."""
         verifier, memo = self._open()
-        kept, fresh = memo.recall(records)
+        kept: list[Record] = []
         reading = Reading(self.ledgers, memo)
         deltas: list[Record] = []
         judged: list[Record] = []
-        # gpg holds all that is written while the kept are checked: only when there are
-        # some, as gpg shares out the last statements evenly only when it is not paused
-        then = (lambda: memo.reuse(kept)) if kept else None
-        for r in reading.run(verifier, fresh, then):
+        for r in reading.run(verifier, _recalled(memo, records, kept), kept):
             judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
             if chains.uses_deltas(r.pkg.statements):
                 deltas.append(r)  # decided once the chains of audits are known
@@ -148,6 +165,18 @@ class _Judging:
             judge.judge_statements(r, reading.verified, self.policy, verifier.keys)
         return {key: chains.link_of(r.pkg.statements)
                 for key, r in zip(asked, records, strict=True)}
+
+
+def _recalled(memo: VerdictMemo, records: Iterable[Record], kept: list[Record]
+              ) -> Iterator[Record]:
+    """The records with no verdict kept, asked of the memo a few at a time (the first
+    few, so that gpg starts at once); those with one go to ``kept``."""
+    size, it = FIRST_RECALL, iter(records)
+    while chunk := list(itertools.islice(it, size)):
+        with_verdict, fresh = memo.recall(chunk)
+        kept += with_verdict
+        yield from fresh
+        size = min(2 * size, MAX_RECALL)
 
 
 def _require_keys(policy: Policy, keys: dict[str, KeyInfo], notices: list[str]) -> None:

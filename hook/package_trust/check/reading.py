@@ -5,7 +5,7 @@ statements is verified, to be judged while gpg verifies the rest."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from package_trust.check.gpg import Verification
 from package_trust.check.interfaces import Record, VerdictMemo, Verifier
@@ -22,14 +22,15 @@ class Reading:
         self._ready: list[Record] = []
 
     def run(self, verifier: Verifier, records: Iterable[Record],
-            then: Callable[[], Iterable[Record]] | None = None) -> Iterator[Record]:
+            kept: list[Record] | None = None) -> Iterator[Record]:
         """Each record, its statements read (``record.files``) and verified, in the
-        order their verifications complete; every record by the end. ``then``: more
-        records, slow to come (the verifier works on the others' statements meanwhile)."""
+        order their verifications complete; every record by the end. ``kept``: records
+        with a verdict kept, filled in as ``records`` are drawn; once those are read, the
+        memo says which still need reading (the verifier works meanwhile)."""
         drawn: list[bytes] = []
         statements: Iterator[bytes | None] = self._statements(records, drawn)
-        if then is not None:
-            statements = itertools.chain(statements, [None], self._later(then, drawn))
+        if kept is not None:
+            statements = itertools.chain(statements, self._later(kept, drawn))
         for n, v in verifier.verify(statements):
             self.verified[drawn[n]] = v
             for r in self._waiting.pop(drawn[n], ()):
@@ -42,10 +43,14 @@ class Reading:
         self._waiting.clear()
         yield from self._handed()
 
-    def _later(self, then: Callable[[], Iterable[Record]], drawn: list[bytes]
-               ) -> Iterator[bytes]:
-        """``then``'s records' statements: ``then`` is called when the first is asked for."""
-        yield from self._statements(then(), drawn)
+    def _later(self, kept: list[Record], drawn: list[bytes]) -> Iterator[bytes | None]:
+        """The statements of the kept records whose verdict no longer holds. First a
+        None: the verifier is given all it holds while the memo checks them (only when
+        there are some, as gpg shares out the last statements evenly only when it is not
+        paused)."""
+        if kept and self._memo is not None:
+            yield None
+            yield from self._statements(self._memo.reuse(kept), drawn)
 
     def _statements(self, records: Iterable[Record], drawn: list[bytes]) -> Iterator[bytes]:
         """Read each record's statements; those not yet verified nor drawn, for gpg. A

@@ -124,7 +124,7 @@ def run_check(
     """Load, then check: the part every output format shares. With ``cache``, verify and
     judge with it, and note what the check read (``Cache.keep`` keeps the result)."""
     from package_trust.cache.folder import clones
-    from package_trust.check import engine, lockfile, policy
+    from package_trust.check import policy
     from package_trust.check.early import Early
     from package_trust.check.interfaces import FRESH
     from package_trust.check.ledger import open_ledgers
@@ -132,9 +132,13 @@ def run_check(
     today = dt.date.today()
     pol = cache.policy(policy_path) if cache is not None else policy.load(policy_path)
     probed: list[Path] = []  # what a kept result rests on, with what was read
-    paths = lockfile_paths(files, policy_path, probed)
     opened = given_ledgers(ledgers) if ledgers else open_ledgers(pol, clones())
-    with Early(cache or FRESH, pol, opened) as memory:  # the keys imported meanwhile
+    # The keys are imported meanwhile: from here on, gpg works while the engine and the
+    # lockfile parsers are imported and the lockfiles are found and read.
+    with Early(cache or FRESH, pol, opened) as memory:
+        from package_trust.check import engine, lockfile
+
+        paths = lockfile_paths(files, policy_path, probed)
         lockfiles = [lockfile.load(p) for p in paths]
         result = engine.check(lockfiles, pol, opened, memory, today)
     if cache is not None:

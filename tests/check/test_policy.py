@@ -241,6 +241,40 @@ def many_exemptions(count: int) -> str:
         "".join(entries))
 
 
+SCALARS = ["", "~", "null", "Null", "yes", "No", "on", "OFF", "true", "0x1F", "0o17", "017",
+           "1_000", "-1", "+1", ".5", "-.inf", ".NaN", "1e3", "6.8523015e+5", "190:20:30",
+           "0b101", "2099-01-01", "2001-12-14t21:59:43.10-05:00", "=", "'1'", '"true"', "x",
+           "1:20", "-", "sha512-abc=="]
+
+
+def _tree(node: object) -> object:
+    """A node tree as plain values: kind, tag, line and value of every node."""
+    import yaml
+
+    assert isinstance(node, yaml.Node)
+    value = node.value
+    if isinstance(node, yaml.SequenceNode):
+        value = [_tree(n) for n in value]
+    elif isinstance(node, yaml.MappingNode):
+        value = [(_tree(k), _tree(v)) for k, v in value]
+    return type(node).__name__, node.tag, node.start_mark.line, value
+
+
+@pytest.mark.parametrize("text", [
+    *ALIKE, many_exemptions(3), "".join(f"- {s}\n" for s in SCALARS),
+    "a: &a {b: 1}\nc:\n  <<: *a\n  d: [1, '2', 2030-01-01]\n",
+])
+def test_libyaml_tags_every_node_as_pyyaml_does(text: str) -> None:
+    """The policy's libyaml loader (yamlread._c_loader) skips Resolver's checks for what
+    a SafeLoader never registers: it composes exactly PyYAML's CSafeLoader's nodes."""
+    import yaml
+
+    loader = yamlread._c_loader()
+    assert loader is not None and loader is not yaml.CSafeLoader
+    assert _tree(yaml.compose(text, Loader=loader)) == _tree(
+        yaml.compose(text, Loader=yaml.CSafeLoader))
+
+
 def test_a_policy_with_5000_exemptions(parser: str) -> None:
     text = many_exemptions(5000)
     p = parse(text)

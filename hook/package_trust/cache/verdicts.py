@@ -85,8 +85,6 @@ class Verdicts:
 
     def recall(self, records: Sequence[Record]) -> tuple[list[Record], list[Record]]:
         if self._store.empty(VERDICTS):  # no id worked out: gpg starts sooner
-            for r in records:
-                r.memo = None
             return [], list(records)
         ids = [self._id(r) for r in records]
         rows = self._store.get(VERDICTS, ids, time.time())

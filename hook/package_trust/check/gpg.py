@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from package_trust.check.folders import new_private_folder
 from package_trust.check.gpgbatch import UNPROCESSED, Batch
 from package_trust.check.gpgbin import gpg_binary
 from package_trust.check.gpgstatus import BAD_STATUS as BAD_STATUS
@@ -66,25 +67,6 @@ def scratch() -> str | None:
     return None
 
 
-def private_folder(parent: str | None, prefix: str) -> str:
-    """A new folder, ``prefix`` and random letters, that only this user may enter, in
-    ``parent`` (None: the system's temporary folder), as ``tempfile.mkdtemp`` makes one.
-    tempfile (and random, which it imports) is imported only when ``parent`` is None: a
-    check on a memory file system starts milliseconds sooner without them."""
-    if parent is None:
-        import tempfile
-
-        return tempfile.mkdtemp(prefix=prefix)
-    for _ in range(100):
-        path = os.path.join(parent, prefix + os.urandom(6).hex())
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"no unused name for a folder in {parent}")
-
-
 def _safe_folder(folder: str) -> bool:
     import stat
 
@@ -115,7 +97,7 @@ class Keyring:
         self._binary = gpg_binary()
         self._batches: list[Batch] = []  # running
         self._folders = 0  # verify's folders made in home
-        self.home = private_folder(scratch(), "package-trust-gpg-")
+        self.home = new_private_folder(scratch(), "package-trust-gpg-")
         os.chmod(self.home, 0o700)
         self.notices: list[str] = []  # the key files not used, and why; none from a keybox
         try:

@@ -37,7 +37,7 @@ GPG_PROCESSES = os.cpu_count() or 1  # gpg's floor: one bare gpg per core, as th
 # The options the check gives gpg (check/gpg.py).
 GPG_ARGS = ["--batch", "--no-tty", "--no-autostart", "--no-auto-key-retrieve",
             "--no-auto-key-locate", "--no-random-seed-file", "--trust-model", "always"]
-COLD = ("cold", "gpg floor", "no cache", "no cache, exemptions")
+COLD = ("cold", "gpg floor", "batch-fed gpg", "no cache", "no cache, exemptions")
 QUICK = ("parse-only", "gpg --verify", "warm", "incremental", "warm, 100k ledger",
          "warm, git ledger")
 NAMES = (*COLD, *QUICK)
@@ -92,11 +92,15 @@ def measure(reps: int, cold_reps: int, trees: list[tuple[str, Path | None]]
         keys = [str(p) for p in (WORK / "ledger" / "keys").iterdir()]
         subprocess.run([*gpg, "--import", *keys], env=gpg_env, capture_output=True, check=True)
         floor = floor_script(Path(home), gpg)
+        count = str(len(list(Path(home, "floor").glob("*.asc"))))
+        feed = [sys.executable, str(Path(__file__).with_name("feed.py")), home,
+                str(Path(home, "floor")), count]
         checks = [Checks(tool, tree, hook, base) for tree, hook in trees]
         for c in checks:
             c.cold()  # bytecode and file system caches, as on any machine used before
         jobs: list[tuple[str, Callable[[], Run]]] = [
-            ("gpg floor", lambda: run(["sh", str(floor)], gpg_env))]
+            ("gpg floor", lambda: run(["sh", str(floor)], gpg_env)),
+            ("batch-fed gpg", partial(run, feed, base))]
         for c in checks:
             jobs += [(f"cold{c.tree}", c.cold),
                      (f"no cache{c.tree}", partial(c.run, "project", LOCKFILE, "--no-cache")),
@@ -214,6 +218,7 @@ def report(every: dict[str, list[Run]], tree: str = "") -> None:
         return statistics.median(x.seconds / y.seconds for x, y in
                                  zip(runs[a], runs[b], strict=True))
 
+    fed, no_cache = ratio("batch-fed gpg", "gpg floor"), ratio("no cache", "gpg floor")
     floor, big, git, exempt = (ratio("cold", "gpg floor"), ratio("warm, 100k ledger", "warm"),
                                ratio("warm, git ledger", "warm"),
                                ratio("no cache, exemptions", "no cache"))
@@ -223,6 +228,8 @@ def report(every: dict[str, list[Run]], tree: str = "") -> None:
         ("parse-only Python process", "parse-only", "", None),
         (f"one gpg --verify, x {statements}", "gpg --verify", f"{ms(gpg_all)} in all", None),
         (f"gpg's floor: {GPG_PROCESSES} bare gpg --decrypt-files", "gpg floor", "", None),
+        ("gpg fed by package-trust's batch alone", "batch-fed gpg",
+         f"{fed:.2f} x gpg's floor", None),
         ("cold (empty cache)", "cold",
          f"{cold / gpg_all:.2f} x gpg one by one (≤ 0.6); {floor:.2f} x gpg's floor "
          "(≤ 1.2)", cold <= TARGETS["cold"] * gpg_all and floor <= TARGETS["floor"]),
@@ -235,7 +242,7 @@ def report(every: dict[str, list[Run]], tree: str = "") -> None:
          big <= TARGETS["big ledger"]),
         ("warm, pinned git ledger", "warm, git ledger", f"{git:.2f} x warm (≤ 1.2)",
          git <= TARGETS["git ledger"]),
-        ("caches off (--no-cache)", "no cache", "", None),
+        ("caches off (--no-cache)", "no cache", f"{no_cache:.2f} x gpg's floor", None),
         (f"caches off, {EXEMPTIONS:,} exemptions", "no cache, exemptions",
          f"{exempt:.2f} x caches off (≤ 1.1)", exempt <= TARGETS["exemptions"]),
     ]

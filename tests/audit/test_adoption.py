@@ -277,6 +277,18 @@ def test_suggest_ranks_a_small_delta_above_a_large_full_audit(
     assert reviews[0]["full_lines"] > reviews[0]["lines"]
     kept = list((adopting.root.parent / "cache/package-trust/tarballs").glob("*.tgz"))
     assert len(kept) == 4  # the three reviewed, and left-pad 1.3.0
+    # the check's HTML report with the backlog in it: the same reviews, smallest first
+    assert main(["suggest", "--report", "html=backlog.html"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "audit backlog: 413 lines (3 packages)"
+    page = (adopting.root / "backlog.html").read_text()
+    data = json.loads(re.findall(r'id="report-data">(.*?)</script>', page, flags=re.S)[0])
+    assert [(x["package"], x["from"], x["lines"]) for x in data["backlog"]["items"]] == [
+        (f"{r['package']}@{r['version']}", r["from"], r["lines"]) for r in reviews]
+    assert data["backlog"]["items"][0]["command"] == (
+        "package-trust inspect left-pad@1.3.1 --diff-from 1.3.0")
+    assert data["backlog"]["lines"] == 413
+    assert main(["suggest", "--report", "json=backlog.json"]) == 2
+    assert "expected html=PATH" in capsys.readouterr().err
 
 
 def test_sign_delta_from_binds_both_tarballs(

@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from package_trust.check.result import CheckResult, PackageResult, StatementResult, Status
+from package_trust.check.policy import Exemption
+from package_trust.check.result import (
+    BacklogEntry,
+    CheckResult,
+    PackageResult,
+    StatementResult,
+    Status,
+)
 from package_trust.cli import main
 from package_trust.formats import html as report
 from support import DATA, Key, Project
@@ -107,18 +114,12 @@ def big_result(n: int = 1200) -> CheckResult:
 
 
 class LaterPackage(PackageResult):
-    """A package as other parts will describe it (via, new, scope, chain, lines)."""
+    """A package as other parts will describe it (lines of code)."""
 
-    __slots__ = ("chain", "lines", "new", "scope", "via")
-
-
-class LaterResult(CheckResult):
-    """A result that carries the policy's exemptions and suggest's backlog."""
-
-    __slots__ = ("backlog", "exemptions")
+    __slots__ = ("lines",)
 
 
-def later_result(today: dt.date) -> LaterResult:
+def later_result(today: dt.date) -> CheckResult:
     audited = LaterPackage("ms", "2.1.3", Status.AUDITED, 1, "package-lock.json",
                            ["node_modules/send/node_modules/ms"], line=40, signatures=1,
                            signers=["Alice"], statements=[statement("Alice", 1_700_000_000)])
@@ -126,20 +127,18 @@ def later_result(today: dt.date) -> LaterResult:
     audited.chain, audited.lines = ["2.1.2", "2.1.3"], 1200
     fresh = LaterPackage("debug", "4.3.4", Status.UNAUDITED, 1, "package-lock.json",
                          ["node_modules/debug"], line=12)
-    fresh.via, fresh.new, fresh.scope, fresh.chain, fresh.lines = None, False, None, None, 800
-    result = LaterResult(Path("trust-policy.yml"), 1, [Path("package-lock.json")],
+    fresh.via, fresh.new, fresh.lines = [], False, 800
+    result = CheckResult(Path("trust-policy.yml"), 1, [Path("package-lock.json")],
                          [audited, fresh])
     result.exemptions = [
-        {"package": "later", "reason": "no expiry", "expires": None},
-        {"package": "old", "reason": "baseline", "expires": today - dt.timedelta(days=3)},
-        {"package": "soon", "reason": "vendor fix due", "expires": today + dt.timedelta(days=9)},
-        {"package": "far", "reason": "internal", "expires": today + dt.timedelta(days=300)},
+        Exemption("later", "no expiry", None, 5),
+        Exemption("old", "baseline", today - dt.timedelta(days=3), 8),
+        Exemption("soon", "vendor fix due", today + dt.timedelta(days=9), 11),
+        Exemption("far", "internal", today + dt.timedelta(days=300), 14),
     ]
     result.backlog = [
-        {"package": "debug@4.3.4", "kind": "full", "lines": 800,
-         "command": "package-trust sign debug@4.3.4"},
-        {"package": "ms@2.1.4", "from": "2.1.3", "lines": 12,
-         "command": "package-trust sign ms@2.1.4 --delta-from 2.1.3"},
+        BacklogEntry("debug@4.3.4", None, 800, "package-trust inspect debug@4.3.4"),
+        BacklogEntry("ms@2.1.4", "2.1.3", 12, "package-trust inspect ms@2.1.4 --diff-from 2.1.3"),
     ]
     return result
 
@@ -218,9 +217,7 @@ def test_later_fields_exemptions_and_backlog_are_in_the_data() -> None:
         (True, False), (False, True), (False, False), (False, False)]
     assert [x["package"] for x in data["backlog"]["items"]] == ["ms@2.1.4", "debug@4.3.4"]
     assert data["backlog"]["lines"] == 812
-    from package_trust.check.policy import Exemption
-
-    result = LaterResult(Path("trust-policy.yml"), 1, [], [
+    result = CheckResult(Path("trust-policy.yml"), 1, [], [
         PackageResult("@corp/ui", "1.0.0", Status.EXEMPT, 1, "package-lock.json", [],
                       exemption="first party"),
         PackageResult("@corp/db", "2.0.0", Status.EXEMPT, 1, "package-lock.json", [],
@@ -232,6 +229,30 @@ def test_later_fields_exemptions_and_backlog_are_in_the_data() -> None:
     assert report.lines_by_status(later_result(today)) == {
         "audited": 1200, "exempt": 0, "unaudited": 800, "rejected": 0, "unverifiable": 0,
         "skipped": 0}
+
+
+def test_the_page_lists_every_exemption_of_the_policy(
+        project: Project, keys: dict[str, Key], capsys: pytest.CaptureFixture[str]) -> None:
+    """Applied, expired (its package fails) and unused: each with its expiry and how many
+    packages it exempts, soonest expiry first, the expired one flagged."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]], extra=(
+        'exemptions:\n'
+        '  - package: "@corp/*"\n    reason: first party\n'
+        '  - package: old-thing\n    reason: baseline\n    expires: 2020-01-01\n'
+        '  - package: gone\n    reason: removed long ago\n    expires: 2999-01-01\n'))
+    project.lockfile({"@corp/ui": "3.0.0", "@corp/db": "1.0.0", "old-thing": "1.0.0"})
+    assert main(["check", "--report", "html=report.html"]) == 1
+    assert "old-thing@1.0.0" in capsys.readouterr().out  # failing: its exemption expired
+    page = (project.root / "report.html").read_text()
+    block = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert block is not None
+    data = json.loads(block[1])
+    assert data["expiry_known"] is True
+    assert [(x["package"], x["expires"], x["expired"], x["packages"])
+            for x in data["exemptions"]] == [
+        ("old-thing", "2020-01-01", True, 0), ("gone", "2999-01-01", False, 0),
+        ("@corp/*", None, False, 2)]
 
 
 def test_reviewers_newest_first() -> None:
@@ -373,7 +394,7 @@ def test_hostile_name_and_note_render_as_text(driver: Any,
     notes = driver.find_element("css selector", "tr.detail .notes").text
     assert notes == HOSTILE_NOTE
     exemption = driver.find_element("css selector", "#exemption-rows tr").text
-    assert exemption == "@corp/ui@3.0.0 first party <b>code</b> — 1"  # expiry: not in the result
+    assert exemption == "@corp/* first party <b>code</b> never 1"  # the policy's own
     state = driver.execute_script(
         "return [window.__pwned, document.images.length, document.scripts.length,"
         " document.querySelectorAll('b').length, window.__errors]")
@@ -456,7 +477,7 @@ def test_later_fields_and_slots_render(driver: Any, tmp_path: Path) -> None:
     soon = driver.find_element("css selector", "#exemption-rows tr.soon").text
     assert soon.startswith("soon vendor fix due expires soon")
     last = driver.find_elements("css selector", "#exemption-rows tr")[-1].text
-    assert last == "later no expiry never"
+    assert last == "later no expiry never 0"  # exempts no package: one to prune
     assert driver.find_element("id", "backlog-total").text.startswith(
         "Audit backlog: 812 lines (2 packages)")
     assert "By lines of code: 2,000" in driver.find_element("id", "coverage").text

@@ -57,7 +57,6 @@ def prunable(policy: Policy, result: CheckResult, lockfiles: list[Lockfile]) -> 
     packages now audited. A glob (such as ``@myorg/*``) is a rule, not a package: kept."""
     exemptions = policy.exemptions if isinstance(policy.exemptions, Exemptions) else \
         Exemptions(policy.exemptions)
-    at = {id(e): i for i, e in enumerate(exemptions)}
     entries = {(str(lf.path), d.path): (d, lf.registries) for lf in lockfiles
                for d in lf.dependencies}
     covering: set[int] = set()
@@ -66,11 +65,11 @@ def prunable(policy: Policy, result: CheckResult, lockfiles: list[Lockfile]) -> 
         if not pkg.paths:
             continue
         dep, registries = entries.get((pkg.lockfile, pkg.paths[0])) or (_entry(pkg), ())
-        for e in exemptions.naming(pkg.name, pkg.version):
-            if e.covers(dep, registries):
-                covering.add(at[id(e)])
+        for i in exemptions.positions(pkg.name, pkg.version):
+            if exemptions[i].covers(dep, registries):
+                covering.add(i)
                 if pkg.status not in AUDITED:
-                    needed.add(at[id(e)])
+                    needed.add(i)
     return [Prunable(i, e, "now audited" if i in covering else "no longer in the lockfiles")
             for i, e in enumerate(exemptions)
             if i not in needed and not _GLOB.search(e.package)]

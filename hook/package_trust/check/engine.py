@@ -47,6 +47,7 @@ def check(
         notices=[*(n for lf in lockfiles for n in lf.notices),
                  *(n for ledger in ledgers for n in ledger.notices)],
     )
+    result.exemptions = policy.exemptions
     judging = _Judging(policy, ledgers, memory)
     try:
         groups, done = rounds.group(lockfiles), set[tuple[object, ...]]()

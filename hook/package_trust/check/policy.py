@@ -110,10 +110,14 @@ class Exemptions(tuple[Exemption, ...]):
 
     def naming(self, name: str, version: str) -> list[Exemption]:
         """The exemptions that name ``name@version`` (``Exemption.matches``), in file order."""
+        return [self[n] for n in self.positions(name, version)]
+
+    def positions(self, name: str, version: str) -> list[int]:
+        """Where the exemptions that name ``name@version`` are, in file order."""
         found = [*self._named.get((name, None), ()), *self._named.get((name, version), ())]
         found += [n for n, match, pinned in self._globs
                   if (pinned is None or pinned == version) and match(name)]
-        return [self[n] for n in sorted(found)]
+        return sorted(found)
 
 
 class Policy(NamedTuple):

@@ -3,7 +3,10 @@
 import enum
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from package_trust.check.policy import Exemption
 
 
 class Status(enum.Enum):
@@ -135,9 +138,20 @@ class LedgerInfo(NamedTuple):
     revision: str | None = None
 
 
+class BacklogEntry(NamedTuple):
+    """One review in ``suggest``'s backlog: the package, the review (a delta from
+    ``base``, an audited version; None: in full), the lines it reads and the command that
+    starts it."""
+
+    spec: str
+    base: str | None
+    lines: int
+    command: str
+
+
 class CheckResult:
-    __slots__ = ("fail_on_new", "ledgers", "lockfiles", "notices", "packages", "policy",
-                 "required")
+    __slots__ = ("backlog", "exemptions", "fail_on_new", "ledgers", "lockfiles", "notices",
+                 "packages", "policy", "required")
 
     def __init__(
         self, policy: Path, required: int, lockfiles: list[Path], packages: list[PackageResult],
@@ -150,6 +164,10 @@ class CheckResult:
         self.ledgers: list[LedgerInfo] = [] if ledgers is None else ledgers
         self.notices: list[str] = [] if notices is None else notices
         self.fail_on_new = False  # --fail-on new: a package already there only warns
+        # The policy's exemptions, applied or not (expired, unused): the HTML report lists
+        # them; None when not known.
+        self.exemptions: Sequence[Exemption] | None = None
+        self.backlog: list[BacklogEntry] | None = None  # suggest's reviews, when it ran
 
     @property
     def failing(self) -> list[PackageResult]:

@@ -1,8 +1,9 @@
-"""``package-trust suggest [--format text|json]``: the review backlog, smallest review
-first. For every package that fails the check or passes only by exemption: a full audit,
-or a delta from the nearest version the ledgers' trusted keys already audited, whichever
-reads fewer lines; the commands to run; and the total, "audit backlog: N lines (M
-packages)".
+"""``package-trust suggest [--format text|json] [--report html=PATH]``: the review
+backlog, smallest review first. For every package that fails the check or passes only by
+exemption: a full audit, or a delta from the nearest version the ledgers' trusted keys
+already audited, whichever reads fewer lines; the commands to run; and the total, "audit
+backlog: N lines (M packages)". ``--report html=PATH`` also writes the check's HTML report
+with the backlog in it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from package_trust import filenames
 from package_trust.audit import suggest
 from package_trust.cache import folder as cachedir
 from package_trust.check.interfaces import FRESH
+from package_trust.check.result import BacklogEntry, CheckResult
 from package_trust.commands import workspace
-from package_trust.errors import EXIT_OK
+from package_trust.errors import EXIT_OK, PackageTrustError
 from package_trust.textsafe import printable
 
 NAME = "suggest"
@@ -32,7 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: %(default)s")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="default: %(default)s")
+    parser.add_argument("--report", action="append", default=[], type=html_report,
+                        metavar="html=PATH",
+                        help="also write the check's HTML report, with this backlog, to PATH "
+                        "(repeatable)")
     workspace.add_registry(parser)
+
+
+def html_report(value: str) -> Path:
+    fmt, _, path = value.partition("=")
+    if fmt != "html" or not path:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected html=PATH")
+    return Path(path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     with cached() as cache:
         found = suggest.backlog(suggest.candidates(result), policy, ledgers, args.registry,
                                 _kept(), cache or FRESH)
+    if args.report:
+        _write_reports(result, found, args.report)
     if args.format == "json":
         json.dump(as_json(found), sys.stdout, indent=2)
         print()
@@ -50,6 +65,22 @@ def run(args: argparse.Namespace) -> int:
         for line in suggest.iter_lines(found):
             print(printable(line))
     return EXIT_OK
+
+
+def _write_reports(result: CheckResult, found: suggest.Backlog, paths: list[Path]) -> None:
+    """The check's HTML report, with the backlog: each review and the command that
+    starts it (those that could not be sized are left out, as from the total)."""
+    from package_trust.atomic import write_atomic
+    from package_trust.formats import FORMATS
+
+    result.backlog = [BacklogEntry(r.candidate.spec, r.base, r.size.lines, r.commands[0])
+                      for r in found.reviews]
+    page = FORMATS["html"].render(result).encode()
+    for path in paths:
+        try:
+            write_atomic(path, page)
+        except OSError as e:
+            raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
 
 
 def _kept() -> Path | None:

@@ -18,11 +18,13 @@ import hashlib
 import html
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from string import Template
 from typing import Any
 
+from package_trust.check.policy import Exemptions
 from package_trust.check.result import CheckResult, PackageResult, StatementResult, Status
 from package_trust.formats.markdown import COUNTED
 from package_trust.formats.text import headline, ledger_line
@@ -72,13 +74,6 @@ def _value(value: object) -> Any:
     if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
         return [_value(v) for v in value]
     return _text(value)
-
-
-def _field(item: object, name: str) -> Any:
-    """``name`` of a record that may be a mapping or an object."""
-    if isinstance(item, Mapping):
-        return item.get(name)
-    return getattr(item, name, None)
 
 
 def _statement(s: StatementResult) -> dict[str, Any]:
@@ -149,21 +144,22 @@ def _date(value: object) -> dt.date | None:
 
 
 def exemptions(result: CheckResult, today: dt.date) -> list[dict[str, Any]]:
-    """The exemptions, soonest expiry first: the policy's own when the result carries them
-    (``result.exemptions``: package, reason, expires), else those that applied."""
+    """The policy's exemptions, applied or not (those that applied, when the result does
+    not carry the policy's), soonest expiry first, each with the number of exempt packages
+    it is the first to name."""
     exempt = [p for p in result.packages if p.status is Status.EXEMPT]
-    listed = getattr(result, "exemptions", None)
-    rows = []
-    if listed is not None:
-        for e in listed:
-            pattern = str(_field(e, "package"))
-            matches = getattr(e, "matches", None)  # policy.Exemption's own test
-            covered = sum(matches(p.name, p.version) if callable(matches)
-                          else pattern in (p.name, p.spec) for p in exempt) or None
-            rows.append((pattern, _field(e, "reason"), _date(_field(e, "expires")), covered))
+    rows: list[tuple[str, str | None, dt.date | None, int]]
+    if result.exemptions is not None:
+        listed = result.exemptions
+        found = listed if isinstance(listed, Exemptions) else Exemptions(listed)
+        first: Counter[int] = Counter()
+        for p in exempt:
+            named = found.positions(p.name, p.version)
+            if named:
+                first[named[0]] += 1
+        rows = [(e.package, e.reason, e.expires, first[n]) for n, e in enumerate(found)]
     else:
-        rows = [(p.spec, p.exemption, _date(getattr(p, "exemption_expires", None)), 1)
-                for p in exempt]
+        rows = [(p.spec, p.exemption, _date(p.exemption_expires), 1) for p in exempt]
     out = [{"package": _text(pattern), "reason": _text(reason or ""),
             "expires": expires and expires.isoformat(),
             "expired": bool(expires and expires < today),
@@ -173,16 +169,15 @@ def exemptions(result: CheckResult, today: dt.date) -> list[dict[str, Any]]:
 
 
 def backlog(result: CheckResult) -> dict[str, Any] | None:
-    """What ``suggest`` ranked (``result.backlog``: package, kind, from, lines, command),
-    smallest review first; None when the result has none."""
-    items = getattr(result, "backlog", None)
-    if items is None:
+    """``suggest``'s reviews, smallest first, and the lines they read; None when the
+    result has none."""
+    if result.backlog is None:
         return None
-    rows = [{"package": _text(_field(x, "package") or ""), "kind": _value(_field(x, "kind")),
-             "from": _value(_field(x, "from")), "lines": _value(_field(x, "lines")),
-             "command": _value(_field(x, "command"))} for x in items]
-    rows.sort(key=lambda x: (not isinstance(x["lines"], int), x["lines"] or 0, x["package"]))
-    return {"items": rows, "lines": sum(x["lines"] for x in rows if isinstance(x["lines"], int))}
+    rows = [{"package": _text(r.spec), "kind": "full" if r.base is None else "delta",
+             "from": None if r.base is None else _text(r.base), "lines": r.lines,
+             "command": _text(r.command)} for r in result.backlog]
+    rows.sort(key=lambda x: (x["lines"], x["package"]))
+    return {"items": rows, "lines": sum(x["lines"] for x in rows)}
 
 
 def counts(result: CheckResult) -> dict[str, int]:
@@ -212,7 +207,7 @@ def report_data(result: CheckResult, today: dt.date) -> dict[str, Any]:
         "packages": [package_row(p) for p in result.packages],
         "reviewers": reviewers(result),
         "exemptions": exemptions(result, today),
-        "expiry_known": getattr(result, "exemptions", None) is not None,
+        "expiry_known": result.exemptions is not None,
         "backlog": backlog(result),
     }
 

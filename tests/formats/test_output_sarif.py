@@ -13,7 +13,6 @@ import pytest
 from test_output_github import line_of
 
 from package_trust.cli import main
-from package_trust.formats.sarif import REPOSITORY
 from support import DATA, REPO, Key, Project
 
 CapSys = pytest.CaptureFixture[str]
@@ -75,15 +74,40 @@ def test_one_result_per_failing_package_at_its_line(failing_project: Project,
     }
 
 
-def test_rules_carry_severity_and_help_uri(failing_project: Project, capsys: CapSys) -> None:
-    """GitHub's security-severity per rule (rejected highest) and a helpUri at the README
-    section that explains the statuses; the log stays valid (validated in sarif_of)."""
+def test_rules_carry_severity_and_help_uri(failing_project: Project, capsys: CapSys,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub's security-severity per rule (rejected highest). Run by the Action, a helpUri
+    at the README section that explains the statuses, in the Action's own repository at its
+    ref; elsewhere none (no address is guessed). The log stays valid (sarif_of)."""
     rules = sarif_of(capsys)["runs"][0]["tool"]["driver"]["rules"]
     severity = {r["id"]: r["properties"]["security-severity"] for r in rules}
     assert severity == {"unaudited": "7.5", "rejected": "9.0", "unverifiable": "7.5"}
-    for rule in rules:
-        assert rule["helpUri"] == f"{REPOSITORY}#checking-a-project-package-trust-check"
+    assert not any("helpUri" in rule for rule in rules)
+    monkeypatch.setenv("GITHUB_ACTION_PATH", "/home/runner/work/_actions/octo/package-trust/v1.2.3")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example.com")
+    driver = sarif_of(capsys)["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == "https://github.example.com/octo/package-trust"
+    for rule in driver["rules"]:
+        assert rule["helpUri"] == ("https://github.example.com/octo/package-trust/blob/v1.2.3/"
+                                   "README.md#checking-a-project-package-trust-check")
         assert urlsplit(rule["helpUri"]).fragment in readme_anchors()
+    monkeypatch.setenv("GITHUB_ACTION_PATH", str(REPO))  # uses: ./ (the workflow's own)
+    assert not any("helpUri" in r for r in sarif_of(capsys)["runs"][0]["tool"]["driver"]["rules"])
+
+
+def test_a_kept_sarif_report_names_the_repository_it_was_made_for(
+        project: Project, keys: dict[str, Key], capsys: CapSys,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A passing check's report is kept and replayed: a SARIF one, only where the Action
+    runs from the same repository and ref (its rules link there)."""
+    project.add_key(keys["alice"])
+    project.policy([keys["alice"]])
+    project.lockfile({"left-pad": "1.3.0"})
+    project.sign(keys["alice"], "left-pad", "1.3.0")
+    for ref in ("v1.0.0", "v1.0.0", "v2.0.0"):
+        monkeypatch.setenv("GITHUB_ACTION_PATH", f"/w/_actions/octo/package-trust/{ref}")
+        [rule, *_] = sarif_of(capsys, code=0)["runs"][0]["tool"]["driver"]["rules"]
+        assert f"/blob/{ref}/README.md#" in rule["helpUri"]
 
 
 def readme_anchors() -> set[str]:

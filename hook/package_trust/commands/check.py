@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -158,8 +159,11 @@ def result_key(args: argparse.Namespace) -> bytes | None:
                   for var, value in filenames.npm_env(setting)]
     # the local day decides which exemptions have expired (another time zone, another day)
     day = dt.date.today().isoformat()
+    # a SARIF report's help links point at the repository the Action runs from
+    where = [os.environ.get(v, "") for v in ("GITHUB_ACTION_PATH", "GITHUB_SERVER_URL")
+             if args.format == "sarif"]
     return resultcache.key(
-        [args.format, *explain.variant(args), *registries, day, str(args.policy),
+        [args.format, *explain.variant(args), *registries, day, *where, str(args.policy),
          repr(args.ledger), *named],
         list(dict.fromkeys([*args.files, *looked_for, args.policy, lock_path(args.policy)])),
     )

@@ -1,13 +1,16 @@
 """SARIF 2.1.0, as GitHub code scanning takes it: one rule per way a package fails (with
-GitHub's ``security-severity`` and a ``helpUri`` at the README), one result per failing
-package, located at its line in the lockfile (relative to the repository), with a
-fingerprint that follows the package rather than the line.
+GitHub's ``security-severity`` and, run by the Action, a ``helpUri`` at the README of the
+Action's own repository), one result per failing package, located at its line in the
+lockfile (relative to the repository), with a fingerprint that follows the package rather
+than the line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -19,9 +22,10 @@ from package_trust.formats.text import details, ledger_line
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT = "packageTrust/v1"
-REPOSITORY = "https://github.com/package-trust/package-trust"
 # The README section that says how each kind of failing package is checked and fixed.
-HELP_URI = REPOSITORY + "#checking-a-project-package-trust-check"
+HELP_ANCHOR = "checking-a-project-package-trust-check"
+# Where the runner checks out an action: .../_actions/OWNER/REPO/REF
+_ACTION_PATH = re.compile(r".*/_actions/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/?")
 
 
 class Rule(NamedTuple):
@@ -32,14 +36,14 @@ class Rule(NamedTuple):
     help: str  # Markdown that also reads as plain text
     severity: str  # GitHub's security-severity, 0.0 to 10.0: 9.0 and up is critical
 
-    def descriptor(self) -> dict[str, Any]:
+    def descriptor(self, help_uri: str | None) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "shortDescription": {"text": self.short},
             "fullDescription": {"text": self.full},
             "help": {"text": self.help, "markdown": self.help},
-            "helpUri": HELP_URI,
+            **({"helpUri": help_uri} if help_uri else {}),
             "defaultConfiguration": {"level": "error"},
             "properties": {"tags": ["security", "supply-chain"], "precision": "very-high",
                            "security-severity": self.severity},
@@ -126,16 +130,31 @@ def sarif_result(pkg: PackageResult, ledgers: str, blocking: bool = True) -> dic
     }
 
 
+def repository() -> tuple[str, str] | None:
+    """The repository the GitHub Action runs from, and its ref, as the runner checked it out
+    ($GITHUB_ACTION_PATH); None elsewhere (a local action, the command line): no address
+    is guessed."""
+    found = _ACTION_PATH.fullmatch(os.environ.get("GITHUB_ACTION_PATH", ""))
+    if found is None:
+        return None
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    owner, repo, ref = found.groups()
+    return f"{server}/{owner}/{repo}", ref
+
+
 def sarif_log(result: CheckResult) -> dict[str, Any]:
     ledgers = "; ".join(ledger_line(x) for x in result.ledgers) or "none"
     blocking = {id(p) for p in result.blocking}
+    home = repository()
+    help_uri = f"{home[0]}/blob/{quote(home[1])}/README.md#{HELP_ANCHOR}" if home else None
     run = {
         "tool": {
             "driver": {
                 "name": "package-trust",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "rules": [rule.descriptor() for rule in RULES.values()],
+                **({"informationUri": home[0]} if home else {}),
+                "rules": [rule.descriptor(help_uri) for rule in RULES.values()],
             }
         },
         "invocations": [{

@@ -551,6 +551,33 @@ def exempt_source(ctx: Ctx) -> str:
     return exemption("exempted@1.0.0", source=ctx.git_repo("exempted@1.0.0"))
 
 
+VENDORED = "file:vendor/exempted-1.0.0.tgz"
+
+
+def vendored(key: str) -> Callable[[Ctx], Files]:
+    """A tarball on disk (``key``'s bytes) that package.json asks for as VENDORED."""
+    def build(ctx: Ctx) -> Files:
+        return {VENDORED.removeprefix("file:"): ctx.u.tarballs[key],
+                "package.json": package_json({"exempted": VENDORED, "left-pad": "1.3.0"})}
+    return build
+
+
+def vendored_locked(key: str) -> Callable[[Ctx], Files]:
+    """The same, locked by hand: the entry resolved from VENDORED, with ``key``'s integrity."""
+    def build(ctx: Ctx) -> Files:
+        deps = {"exempted": VENDORED, "left-pad": "1.3.0"}
+        return {**vendored(key)(ctx), "package-lock.json": lock(deps, {
+            "node_modules/exempted": {"version": "1.0.0", "resolved": VENDORED,
+                                      "integrity": ctx.integrity(key)},
+            "node_modules/left-pad": ctx.entry(LP)})}
+    return build
+
+
+def exempt_vendored(ctx: Ctx) -> str:
+    return exemption("exempted@1.0.0", source=VENDORED,
+                     integrity=ctx.integrity("exempted@1.0.0"))
+
+
 # --- variants from npm's code ----------------------------------------------------------------
 
 def dup_entry(ctx: Ctx) -> Files:
@@ -816,6 +843,9 @@ HOSTILE: list[Case] = [
          "version", exempt_git, exemptions=_exempt("exempted@1.0.0")),
     Case("exempt-other-source", "exemption naming one git source, the lockfile another",
          exempt_git, exemptions=exempt_source),
+    Case("exempt-file-other-bytes", "exemption pinned to a tarball on disk and its integrity; "
+         "the file and the lockfile's integrity are another tarball's",
+         vendored_locked("evil@1.0.0"), exemptions=exempt_vendored),
     Case("exempt-resolved-other-package", "exemption exempted@1.0.0, the entry resolved to "
          "evil's tarball", exempt_resolved_other_package, exemptions=_exempt("exempted@1.0.0")),
     Case("exempt-off-layout-path", "exemption name@version, resolved to a file on the "
@@ -904,6 +934,9 @@ HONEST: list[Case] = [
     Case("honest-exemption-pinned", "an exemption pinned to the tarball's integrity",
          project({"exempted": "1.0.0", "left-pad": "1.3.0"}), honest=True,
          generate=(LOCK_ONLY,), exemptions=pin_exempted),
+    Case("honest-exemption-file-tarball", "a tarball on disk (file:), exempted by its path "
+         "and integrity", vendored("exempted@1.0.0"), honest=True, generate=(LOCK_ONLY,),
+         exemptions=exempt_vendored),
     Case("honest-linked-strategy", "npm ci --install-strategy=linked (node_modules/.store)",
          SIMPLE, honest=True, generate=(LOCK_ONLY,), npm=("ci", "--install-strategy=linked")),
     Case("honest-npm-install", "npm install with a lockfile in sync", SIMPLE, honest=True,

@@ -207,6 +207,35 @@ def test_advice_fits_each_status(app: Project, world: NpmRegistry, tmp_path: Pat
     assert status["is-number"] == "exempt" and status["debug"] == "rejected"
 
 
+def test_a_tarball_on_disk_is_exempted_by_its_path_and_integrity(
+        app: Project, world: NpmRegistry, tmp_path: Path, capsys: CapSys) -> None:
+    """A vendored tarball (file:) in sync with package.json: the advice exempts it pinned
+    to its path and its integrity, which pasted into the policy passes it; a path alone
+    pins no bytes, and the policy says so at its line."""
+    (app.root / "vendor").mkdir()
+    (app.root / "vendor/is-number-7.0.0.tgz").write_bytes(
+        world.packages["is-number"]["7.0.0"].tarball)
+    lockfile = lock(app, world, tmp_path, {"is-number": "file:vendor/is-number-7.0.0.tgz"})
+    integrity = entry(lockfile, "node_modules/is-number")["integrity"]
+    advice = report(capsys).split("What to do:")[1]
+    pinned = ('    exemptions:\n      - package: "is-number@7.0.0"\n'
+              '        source: "file:vendor/is-number-7.0.0.tgz"\n'
+              f'        integrity: "{integrity}"\n'
+              "        reason: why it needs no audit")
+    assert pinned in advice
+    policy = app.root / "trust-policy.yml"
+    before = policy.read_text()
+    policy.write_text(before + textwrap.dedent(pinned) + "\n")
+    out = report(capsys, "--format", "json", code=0)
+    assert [p["status"] for p in json.loads(out)["packages"]] == ["exempt"]
+    unpinned = "\n".join(x for x in textwrap.dedent(pinned).splitlines() if "integrity" not in x)
+    policy.write_text(before + unpinned + "\n")
+    assert main(["check"]) == 2
+    source_line = before.count("\n") + 3
+    assert (f"trust-policy.yml:{source_line}: source 'file:vendor/is-number-7.0.0.tgz' is a "
+            "file on disk, whose path pins no bytes") in capsys.readouterr().err
+
+
 def test_a_large_project_reads_counts_then_twenty_packages(app: Project,
                                                            capsys: CapSys) -> None:
     shutil.copy(DATA / "lockfiles/large-install-v3-aliases/package-lock.json", app.root)

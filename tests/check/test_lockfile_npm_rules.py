@@ -399,6 +399,50 @@ def test_v1_declared_dependencies_must_be_met(project: Project, spec: str,
         assert problem in found["left-pad"]
 
 
+@pytest.mark.parametrize(("spec", "resolved", "in_sync"), [
+    ("file:vendor/lib-1.0.0.tgz", "file:vendor/lib-1.0.0.tgz", True),
+    ("file:./vendor/../vendor/lib-1.0.0.tgz", "file:vendor/lib-1.0.0.tgz", True),
+    ("file:vendor/lib-1.0.0.tgz", "file:vendor/other-1.0.0.tgz", False),
+    ("file:vendor/lib-1.0.0.tgz", TGZ.format("lib", "1.0.0"), False),
+    ("file:vendor/lib%2D1.0.0.tgz", "file:vendor/lib%2D1.0.0.tgz", False),  # escapes: unread
+    ("file:/abs/lib-1.0.0.tgz", "file:/abs/lib-1.0.0.tgz", False),
+    ("file:~/lib-1.0.0.tgz", "file:~/lib-1.0.0.tgz", False),
+])
+def test_a_tarball_on_disk_is_met_by_an_entry_from_that_very_file(
+        project: Project, spec: str, resolved: str, in_sync: bool) -> None:
+    """npm ci takes a lockfile entry for a file: tarball when it was resolved from the same
+    file, the package.json's spec read from its own folder (dep-valid.js tarballValid)."""
+    lock = _write(project, {"lockfileVersion": 3, "packages": {
+        "": {"name": "app", "version": "1.0.0", "dependencies": {"lib": spec}},
+        "node_modules/lib": {"version": "1.0.0", "resolved": resolved,
+                             "integrity": fake_integrity("lib", "1.0.0")}}})
+    _package_json(project, {"lib": spec})
+    found = [x.problem for x in lockfile.load(lock).out_of_sync]
+    assert (found == []) is in_sync, found
+
+
+def test_a_workspace_s_tarball_on_disk_is_read_from_the_workspace_or_the_override(
+        project: Project) -> None:
+    """A workspace's file: spec is read from its folder; an override's, from the project's
+    (arborist's from-path.js)."""
+    entry = {"version": "1.0.0", "resolved": "file:packages/a/lib-1.0.0.tgz",
+             "integrity": fake_integrity("lib", "1.0.0")}
+    lock = _write(project, {"lockfileVersion": 3, "packages": {
+        "": {"name": "app", "version": "1.0.0", "workspaces": ["packages/*"]},
+        "node_modules/a": {"resolved": "packages/a", "link": True},
+        "packages/a": {"name": "a", "version": "1.0.0",
+                       "dependencies": {"lib": "file:lib-1.0.0.tgz"}},
+        "node_modules/lib": entry}})
+    _package_json(project, {}, workspaces=["packages/*"])
+    _package_json(project, {"lib": "file:lib-1.0.0.tgz"}, folder="packages/a")
+    assert lockfile.load(lock).out_of_sync == []
+    # the project overrides lib with a tarball of its own folder: the entry is not from it
+    _package_json(project, {}, workspaces=["packages/*"],
+                  overrides={"lib": "file:lib-1.0.0.tgz"})
+    [found] = lockfile.load(lock).out_of_sync
+    assert "is not from the tarball file:lib-1.0.0.tgz" in found.problem
+
+
 def test_without_package_json_nothing_is_compared_but_it_is_looked_for(project: Project) -> None:
     lock = project.lockfile({"left-pad": "1.3.0"})
     lf = lockfile.load(lock)

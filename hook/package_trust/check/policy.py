@@ -264,6 +264,10 @@ def _exemption(r: YamlReader, node: "yaml.Node") -> Exemption:
             raise r.fail(f"integrity {integrity!r} is not one sha512 integrity "
                          "(sha512-<base64>, as in the lockfile)", m["integrity"])
     source = r.string(m["source"], "source") if "source" in m else None
+    if source is not None and integrity is None and source[:5].lower() == "file:":
+        raise r.fail(f"source {source!r} is a file on disk, whose path pins no bytes: pin "
+                     "the tarball too, with integrity: (its sha512, as in the lockfile)",
+                     m["source"])
     expires = None
     if "expires" in m:
         value = r.scalar(m["expires"], "expires")

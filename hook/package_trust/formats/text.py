@@ -166,6 +166,8 @@ def _exemption(pkg: PackageResult, source: bool) -> list[str]:
     lines = ["    exemptions:", f"      - package: {json.dumps(pkg.spec)}"]
     if source and pkg.origin:
         lines.append(f"        source: {json.dumps(pkg.origin)}")
+        if pkg.origin[:5].lower() == "file:" and pkg.integrity:  # a path pins no bytes
+            lines.append(f"        integrity: {json.dumps(pkg.integrity)}")
     return [*lines, "        reason: why it needs no audit"]
 
 

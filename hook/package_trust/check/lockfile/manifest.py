@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from package_trust.check import safejson
 from package_trust.check.lockfile import semver
 from package_trust.check.lockfile.interface import OutOfSync
-from package_trust.check.lockfile.npm_spec import js_truthy, link_target, resolve_spec
+from package_trust.check.lockfile.npm_spec import js_truthy, local_target, resolve_spec
 from package_trust.errors import LockfileError
 
 FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
@@ -110,14 +110,16 @@ def check_met(m: Manifest, find: dict[str, Locked], v1: bool, peers: bool,
         for name, spec in m.declared[field].items():
             if field == "peerDependencies" and name in m.optional_peers:
                 continue  # an optional peer: npm installs none that is missing
-            spec = (overrides or {}).get(name, spec) if m.folder else spec
+            # an override is read from the project's folder (arborist's from-path.js)
+            overridden = m.folder and name in (overrides or {})
+            spec = (overrides or {})[name] if overridden else spec
             entry = _resolve(find, m.folder, name)
             problem: str | None
             if entry is None:
                 problem = (f"package.json declares {name}@{spec} ({field}), which the "
                            "lockfile holds no entry for: npm would fetch one unseen")
             else:
-                problem = unmet(entry, spec, m.folder, v1)
+                problem = unmet(entry, spec, "" if overridden else m.folder, v1)
                 if problem is None:
                     continue
             out.append(_problem(m, field, name, spec, problem))
@@ -133,8 +135,9 @@ def _resolve(find: dict[str, Locked], folder: str, name: str) -> Locked | None:
         folder = posixpath.dirname(folder)
 
 
-def unmet(entry: Locked, spec: str, folder: str, v1: bool) -> str | None:
-    """Why the entry does not meet ``spec`` (asked for in ``folder``), or None if it does."""
+def unmet(entry: Locked, spec: str, folder: str | None, v1: bool) -> str | None:
+    """Why the entry does not meet ``spec`` (asked for from ``folder``, relative to the
+    lockfile's; None: not known), or None if it does (dep-valid.js)."""
     what = resolve_spec(spec)
     found = f"the lockfile's {entry.name}@{entry.version or '?'} ({entry.key})"
     if what.kind in ("registry", "alias"):
@@ -149,12 +152,19 @@ def unmet(entry: Locked, spec: str, folder: str, v1: bool) -> str | None:
         if met is None:
             return f"cannot tell whether {found} satisfies {spec}"
         return None if met else f"{found} does not satisfy {spec}"
+    want = local_target(what)
+    if want is not None and folder is not None:
+        want = posixpath.normpath(posixpath.join(folder, want))
+    else:
+        want = None
     if what.kind == "directory":
-        want = link_target(what)
-        if want is not None:
-            want = posixpath.normpath(posixpath.join(folder, want))
         ok = entry.link and want is not None and posixpath.normpath(entry.resolved or "") == want
         return None if ok else f"{found} is not a link to {spec}"
+    if what.kind == "file" and not v1:  # the tarball it was resolved from, the same file
+        have = resolve_spec(entry.resolved or "")
+        ok = not entry.link and want is not None and have.kind == "file" and (
+            local_target(have) == want)
+        return None if ok else f"{found} is not from the tarball {spec}"
     if what.kind == "remote":
         return None if entry.resolved == spec else f"{found} does not come from {spec}"
     if what.kind == "git" and not v1:

@@ -24,7 +24,7 @@ from package_trust.check.lockfile.npm_spec import (
     classify_resolved,
     in_node_modules,
     js_truthy,
-    link_target,
+    local_target,
     spec_from_lock,
 )
 from package_trust.errors import LockfileError
@@ -211,7 +211,7 @@ def _from_dependencies(
         spec = spec_from_lock(entry)
         if spec.kind == "alias" and spec.name:
             name, version = spec.name, spec.target
-        target = link_target(spec)
+        target = local_target(spec)
         if key.startswith("."):  # a folder in npm 7's copy of a v2 file; else a package
             source = Source.LINK if folders else Source.OTHER
         elif spec.kind == "directory" and target is not None and (

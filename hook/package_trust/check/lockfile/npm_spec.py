@@ -181,13 +181,14 @@ def spec_from_lock(entry: dict[str, Any]) -> Spec:
     return resolve_spec(version if js_truthy(version) else "")
 
 
-def link_target(spec: Spec) -> str | None:
-    """Where a folder spec in a v1 lockfile links to, relative to the project; None when
-    that is not certain."""
+def local_target(spec: Spec) -> str | None:
+    """Where a folder or tarball spec (``file:``) points, relative to the folder it is
+    asked for from; None when that is not certain (escapes, a home, an absolute or a
+    Windows path)."""
     path = spec.target[5:] if spec.target.lower().startswith("file:") else spec.target
-    if spec.kind != "directory" or "%" in path or path.startswith(("/", "~")) or (
-            re.match(r"[A-Za-z]:", path)):
-        return None
+    if spec.kind not in ("directory", "file") or "%" in path or path.startswith(("/", "~")) \
+            or re.match(r"[A-Za-z]:", path) or (spec.kind == "file" and "\\" in path):
+        return None  # (npm reads a tarball's backslashes as slashes: not done here)
     return posixpath.normpath(path)
 
 

@@ -171,6 +171,34 @@ def test_a_ledger_link_pointed_elsewhere_is_seen(audited: Project, tmp_path: Pat
     assert check(capsys, "--ledger", str(link), "--no-cache")[0] == 1
 
 
+def test_a_lockfile_that_is_a_link_is_answered_from_the_kept_result(
+        audited: Project, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept result rests on the link and on the file it leads to (through a second
+    link): unchanged, the check is answered from it; the file changed, or a link pointed
+    at another file, and it is judged afresh."""
+    import package_trust.commands.check as command
+
+    judged: list[object] = []
+    judge = command.run_check
+    monkeypatch.setattr(command, "run_check", lambda *a: judged.append(a) or judge(*a))
+    locks = audited.root / "locks"
+    locks.mkdir()
+    (audited.root / "package-lock.json").rename(locks / "real.json")
+    shutil.copy(locks / "real.json", locks / "copy.json")
+    (locks / "current.json").symlink_to("real.json")
+    (audited.root / "package-lock.json").symlink_to("locks/current.json")
+    first = check(capsys)
+    assert first[0] == 0 and len(judged) == 1
+    assert check(capsys) == first and len(judged) == 1  # answered from the kept result
+    (locks / "real.json").write_text((locks / "real.json").read_text() + "\n")
+    assert check(capsys)[0] == 0 and len(judged) == 2  # the file changed
+    assert check(capsys)[0] == 0 and len(judged) == 2
+    (locks / "current.json").unlink()
+    (locks / "current.json").symlink_to("copy.json")
+    assert check(capsys)[0] == 0 and len(judged) == 3  # the second link pointed elsewhere
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown", "html"])
 def test_a_kept_result_reads_as_a_fresh_one(audited: Project, gpg_log: GpgLog, fmt: str,
                                             tmp_path: Path,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from package_trust.cache import results
 from package_trust.cache.folder import directory, enabled, gpg_identity
 from package_trust.cache.store import Store
-from package_trust.check.filestat import Stats, changed_since, stat_of
+from package_trust.check.filestat import Stats, changed_since, followed, stat_of
 from package_trust.errors import GpgError
 
 if TYPE_CHECKING:
@@ -111,12 +111,13 @@ class Cache:
         rests_on: Stats = {}
         for verdicts in self._verdicts:
             rests_on.update(verdicts.seen)
-        for p in (*probed, *(q for lf in lockfiles for q in (lf.path, *lf.read))):
-            signature = stat_of(str(p), True, follow=True)
-            if signature is not None and changed_since(signature, self._started):
-                self._read = None  # changed while the check ran: what it read is not known
-                return
-            rests_on[str(p)] = signature
+        for read in (*probed, *(q for lf in lockfiles for q in (lf.path, *lf.read))):
+            for p in followed(str(read)):  # a link, and what it leads to
+                signature = stat_of(p, True)
+                if signature is not None and changed_since(signature, self._started):
+                    self._read = None  # changed while the check ran: what it read is not
+                    return  # known
+                rests_on[p] = signature
         for w in watched:
             rests_on.update(w.observed)
         self._read = rests_on, today

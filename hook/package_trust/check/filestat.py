@@ -20,9 +20,23 @@ def changed_since(signature: str, ns: int) -> bool:
     return int(signature.rsplit(":", 1)[1]) >= ns
 
 
-def stat_of(path: str, whole: bool, follow: bool = False) -> str | None:
-    """The path's stat signature (of the link itself, unless ``follow``); None if absent."""
+def stat_of(path: str, whole: bool) -> str | None:
+    """The path's stat signature (of a link itself); None if absent."""
     try:
-        return stat_signature(os.stat(path) if follow else os.lstat(path), whole)
+        return stat_signature(os.lstat(path), whole)
     except FileNotFoundError:
         return None
+
+
+def followed(path: str, hops: int = 40) -> list[str]:
+    """``path``, then each path its symbolic links lead to, up to the first that is not a
+    link (at most ``hops``, the kernel's limit): the paths a read of it rests on, each to
+    be stat'ed without following it. (A link on the way to it is followed by that stat.)"""
+    found = [path]
+    for _ in range(hops):
+        try:
+            target = os.readlink(found[-1])
+        except OSError:  # not a link, or absent
+            break
+        found.append(os.path.join(os.path.dirname(found[-1]), target))
+    return found

@@ -111,15 +111,16 @@ def check_met(m: Manifest, find: dict[str, Locked], v1: bool, peers: bool,
             if field == "peerDependencies" and name in m.optional_peers:
                 continue  # an optional peer: npm installs none that is missing
             # an override is read from the project's folder (arborist's from-path.js)
-            overridden = m.folder and name in (overrides or {})
+            overridden = bool(m.folder) and name in (overrides or {})
             spec = (overrides or {})[name] if overridden else spec
+            base = "" if overridden else m.folder
             entry = _resolve(find, m.folder, name)
             problem: str | None
             if entry is None:
                 problem = (f"package.json declares {name}@{spec} ({field}), which the "
                            "lockfile holds no entry for: npm would fetch one unseen")
             else:
-                problem = unmet(entry, spec, "" if overridden else m.folder, v1)
+                problem = unmet(entry, spec, base, v1, base)
                 if problem is None:
                     continue
             out.append(_problem(m, field, name, spec, problem))
@@ -135,9 +136,11 @@ def _resolve(find: dict[str, Locked], folder: str, name: str) -> Locked | None:
         folder = posixpath.dirname(folder)
 
 
-def unmet(entry: Locked, spec: str, folder: str | None, v1: bool) -> str | None:
+def unmet(entry: Locked, spec: str, folder: str, v1: bool, tarballs: str | None
+          ) -> str | None:
     """Why the entry does not meet ``spec`` (asked for from ``folder``, relative to the
-    lockfile's; None: not known), or None if it does (dep-valid.js)."""
+    lockfile's, a ``file:`` tarball from ``tarballs``; None: not known), or None if it
+    does (dep-valid.js)."""
     what = resolve_spec(spec)
     found = f"the lockfile's {entry.name}@{entry.version or '?'} ({entry.key})"
     if what.kind in ("registry", "alias"):
@@ -152,9 +155,9 @@ def unmet(entry: Locked, spec: str, folder: str | None, v1: bool) -> str | None:
         if met is None:
             return f"cannot tell whether {found} satisfies {spec}"
         return None if met else f"{found} does not satisfy {spec}"
-    want = local_target(what)
-    if want is not None and folder is not None:
-        want = posixpath.normpath(posixpath.join(folder, want))
+    want, base = local_target(what), tarballs if what.kind == "file" else folder
+    if want is not None and base is not None:
+        want = posixpath.normpath(posixpath.join(base, want))
     else:
         want = None
     if what.kind == "directory":

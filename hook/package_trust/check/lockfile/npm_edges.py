@@ -25,7 +25,7 @@ from typing import Any
 
 from package_trust.check.lockfile.interface import OutOfSync
 from package_trust.check.lockfile.manifest import FIX, Locked, Manifest, unmet
-from package_trust.check.lockfile.npm_spec import js_truthy, resolve_spec
+from package_trust.check.lockfile.npm_spec import js_truthy
 
 _FIELDS = ("dependencies", "optionalDependencies")
 _PEERS = "peerDependencies"
@@ -66,14 +66,14 @@ def check(packages: dict[str, Any], find: dict[str, Locked], root: Manifest,
                     continue
                 # a file: spec is read from the project's folder when overridden, else
                 # from where the requiring tarball was (arborist's from-path.js): not here
-                base = "" if name in overrides else None
+                tarballs = "" if name in overrides else None
                 spec = overrides.get(name, spec)
                 target = _resolve(packages, find, key, name)
                 if target is None and field == _PEERS and _optional_peer(entry, name):
                     continue  # npm installs no optional peer that is missing
                 problem = (f"nothing in the lockfile meets it, so npm install would fetch "
                            f"{name}@{spec} unseen") if target is None else unmet(
-                    target, spec, base if resolve_spec(spec).kind == "file" else key, v1=False)
+                    target, spec, key, False, tarballs)
                 if problem is None and field == _PEERS and target is not None and \
                         target.key == f"{key}/node_modules/{name}":
                     problem = ("it lies in the package's own node_modules, where npm does not "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,14 +158,27 @@ def result_key(args: argparse.Namespace) -> bytes | None:
                   for var, value in filenames.npm_env(setting)]
     # the local day decides which exemptions have expired (another time zone, another day)
     day = dt.date.today().isoformat()
-    # a SARIF report's help links point at the repository the Action runs from
-    where = [os.environ.get(v, "") for v in ("GITHUB_ACTION_PATH", "GITHUB_SERVER_URL")
-             if args.format == "sarif"]
+    where = []
+    if args.format == "sarif":  # its help links point at the repository the Action runs from
+        from package_trust.formats import sarif
+
+        where.append(repr(sarif.repository()))
     return resultcache.key(
         [args.format, *explain.variant(args), *registries, day, *where, str(args.policy),
          repr(args.ledger), *named],
         list(dict.fromkeys([*args.files, *looked_for, args.policy, lock_path(args.policy)])),
     )
+
+
+def write_reports(result: CheckResult, reports: list[tuple[str, Path]]) -> None:
+    """Each report (FORMAT, PATH) of ``result``, written whole or not at all."""
+    from package_trust.atomic import write_atomic
+
+    for fmt, path in reports:
+        try:
+            write_atomic(path, FORMATS[fmt].render(result).encode())
+        except OSError as e:
+            raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,13 +209,7 @@ def _run(args: argparse.Namespace, cache: Cache | None) -> int:
         print(github.error_annotation(e))
         print(github.plain(f"package-trust: error: {e}"), file=sys.stderr)
         return EXIT_ERROR
-    for fmt, path in args.report:
-        from package_trust.atomic import write_atomic
-
-        try:
-            write_atomic(path, FORMATS[fmt].render(result).encode())
-        except OSError as e:
-            raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
+    write_reports(result, args.report)
     explain.emit(report, args)
     if args.format == "github":
         from package_trust.formats import github

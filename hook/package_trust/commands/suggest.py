@@ -18,9 +18,9 @@ from package_trust import filenames
 from package_trust.audit import suggest
 from package_trust.cache import folder as cachedir
 from package_trust.check.interfaces import FRESH
-from package_trust.check.result import BacklogEntry, CheckResult
+from package_trust.check.result import BacklogEntry
 from package_trust.commands import workspace
-from package_trust.errors import EXIT_OK, PackageTrustError
+from package_trust.errors import EXIT_OK
 from package_trust.textsafe import printable
 
 NAME = "suggest"
@@ -57,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
         found = suggest.backlog(suggest.candidates(result), policy, ledgers, args.registry,
                                 _kept(), cache or FRESH)
     if args.report:
-        _write_reports(result, found, args.report)
+        from package_trust.commands.check import write_reports
+
+        result.backlog = [BacklogEntry(r.candidate.spec, r.base, r.size.lines, r.commands[0])
+                          for r in found.reviews]  # what could not be sized is left out
+        write_reports(result, [("html", path) for path in args.report])
     if args.format == "json":
         json.dump(as_json(found), sys.stdout, indent=2)
         print()
@@ -65,22 +69,6 @@ def run(args: argparse.Namespace) -> int:
         for line in suggest.iter_lines(found):
             print(printable(line))
     return EXIT_OK
-
-
-def _write_reports(result: CheckResult, found: suggest.Backlog, paths: list[Path]) -> None:
-    """The check's HTML report, with the backlog: each review and the command that
-    starts it (those that could not be sized are left out, as from the total)."""
-    from package_trust.atomic import write_atomic
-    from package_trust.formats import FORMATS
-
-    result.backlog = [BacklogEntry(r.candidate.spec, r.base, r.size.lines, r.commands[0])
-                      for r in found.reviews]
-    page = FORMATS["html"].render(result).encode()
-    for path in paths:
-        try:
-            write_atomic(path, page)
-        except OSError as e:
-            raise PackageTrustError(f"cannot write the report: {e.strerror}", path) from None
 
 
 def _kept() -> Path | None:
